@@ -1,0 +1,14 @@
+"""mmipr: integral pose regression for MMPose.
+
+``import mmipr`` (or ``custom_imports = dict(imports=['mmipr'])`` in a config)
+makes MMPose importable with mmcv-lite (see :mod:`mmipr.compat`) and registers
+every mmipr module into MMPose's registries (MODELS, METRICS, HOOKS).
+"""
+from .compat import ensure_mmcv_ops
+from .version import __version__
+
+ensure_mmcv_ops()
+
+from . import engine, evaluation, models  # noqa: E402,F401  (registration)
+
+__all__ = ['__version__']
