@@ -6,14 +6,23 @@ than copies. Added: mmipr's modules are registered, ``--launcher pytorch``
 works without CUDA (gloo), and a checkpoint that does not fit the config's
 model fails before testing starts, naming the mismatch.
 """
-import mmengine
-from mmengine.config import Config
-from mmengine.hooks import Hook
-from mmengine.runner import Runner
+import os.path as osp
+import sys
 
-import mmipr  # noqa: F401  (registers mmipr, makes MMPose importable)
-from mmipr.engine import check_checkpoint_matches, setup_cpu_distributed
-from mmipr.engine.mmpose_tools import load_mmpose_tool
+# From a source checkout, run the mmipr beside this script, never an installed
+# copy that may be stale (in an installed package this path holds no mmipr).
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import mmengine  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.hooks import Hook  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import mmipr  # noqa: F401,E402  (registers mmipr, makes MMPose importable)
+from mmipr.engine import (  # noqa: E402
+    check_checkpoint_matches, check_data_paths,
+    setup_cpu_distributed)
+from mmipr.engine.mmpose_tools import load_mmpose_tool  # noqa: E402
 
 mmpose_test = load_mmpose_tool('test')
 
@@ -32,6 +41,7 @@ class SaveMetricHook(Hook):
 def main() -> None:
     args = mmpose_test.parse_args()
     cfg = mmpose_test.merge_args(Config.fromfile(args.config), args)
+    check_data_paths(cfg, phases=('test', ))
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     check_checkpoint_matches(runner.model, args.checkpoint)

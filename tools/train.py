@@ -5,12 +5,21 @@ Same arguments as MMPose's tool (``--work-dir``, ``--resume``, ``--amp``,
 than copies. Added: mmipr's modules are registered, and ``--launcher pytorch``
 also works without CUDA (gloo backend, see ``mmipr.engine.distributed``).
 """
-from mmengine.config import Config
-from mmengine.runner import Runner
+import os.path as osp
+import sys
 
-import mmipr  # noqa: F401  (registers mmipr, makes MMPose importable)
-from mmipr.engine import setup_cpu_distributed
-from mmipr.engine.mmpose_tools import load_mmpose_tool
+# From a source checkout, run the mmipr beside this script, never an installed
+# copy that may be stale (in an installed package this path holds no mmipr).
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import mmipr  # noqa: F401,E402  (registers mmipr, makes MMPose importable)
+from mmipr.engine import (  # noqa: E402
+    check_checkpoint_matches, check_data_paths,
+    setup_cpu_distributed)
+from mmipr.engine.mmpose_tools import load_mmpose_tool  # noqa: E402
 
 mmpose_train = load_mmpose_tool('train')
 
@@ -18,10 +27,13 @@ mmpose_train = load_mmpose_tool('train')
 def main() -> None:
     args = mmpose_train.parse_args()
     cfg = mmpose_train.merge_args(Config.fromfile(args.config), args)
+    check_data_paths(cfg, phases=('train', 'val'))
     setup_cpu_distributed(cfg)
     if 'preprocess_cfg' in cfg:
         cfg.model.setdefault('data_preprocessor', cfg.get('preprocess_cfg', {}))
     runner = Runner.from_cfg(cfg)
+    if cfg.get('load_from') and not cfg.get('resume'):
+        check_checkpoint_matches(runner.model, cfg.load_from)
     runner.train()
 
 

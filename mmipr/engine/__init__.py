@@ -1,8 +1,11 @@
 """Registered mmipr engine modules (model wrappers, hooks) and launch helpers."""
 from .checkpoint import check_checkpoint_matches
 from .distributed import DeviceAwareDistributedDataParallel, setup_cpu_distributed
+from .hooks import HeatmapSnapshotHook, PriorGradientRatioHook
+from .preflight import check_data_paths
 
 __all__ = [
-    'DeviceAwareDistributedDataParallel', 'check_checkpoint_matches',
-    'setup_cpu_distributed'
+    'DeviceAwareDistributedDataParallel', 'HeatmapSnapshotHook',
+    'PriorGradientRatioHook', 'check_checkpoint_matches',
+    'check_data_paths', 'setup_cpu_distributed'
 ]

@@ -1,8 +1,18 @@
-"""Statistics of normalised heatmaps (the paper's Sec. 4 analyses)."""
+"""Statistics of normalised heatmaps (the paper's Sec. 4 analyses).
+
+Activation sums A(s) (Eq. 6), the best-fit Gaussian sigma by Pearson
+chi-square (App. A.3) and the expected end-point errors of argmax and
+expectation decoding (Eq. 7, 8). Conventions of :mod:`mmipr.heatmap.integral`:
+(B, K, H, W) heatmaps, (x, y) coordinates in heatmap pixels, shape (B, K, 2).
+"""
 from __future__ import annotations
+
+from typing import Sequence, Tuple
 
 import torch
 from torch import Tensor
+
+from .integral import _check_heatmaps, expectation, flat_softmax
 
 
 def activation_sum(heatmaps: Tensor, centers: Tensor, s: int = 2) -> Tensor:
@@ -33,3 +43,182 @@ def activation_sum(heatmaps: Tensor, centers: Tensor, s: int = 2) -> Tensor:
     in_y = (ys - cy[..., None]).abs() <= s  # (B, K, H)
     window = in_y[..., :, None] & in_x[..., None, :]
     return (heatmaps * window).sum(dim=(-2, -1))
+
+
+def activation_sum_curve(heatmaps: Tensor, centers: Tensor,
+                         max_s: int = 9) -> Tensor:
+    """Activation sums A(0), ..., A(max_s) of Eq. 6 (the paper's Fig. 2b).
+
+    Args:
+        heatmaps (Tensor): normalised heatmaps, shape (B, K, H, W).
+        centers (Tensor): window centres (x, y) in heatmap pixels, shape
+            (B, K, 2).
+        max_s (int): largest half-size. Default: 9.
+
+    Returns:
+        Tensor: A(s) for s = 0..max_s, shape (B, K, max_s + 1).
+    """
+    return torch.stack(
+        [activation_sum(heatmaps, centers, s) for s in range(max_s + 1)],
+        dim=-1)
+
+
+def normalize_heatmaps(heatmaps: Tensor, mode: str = 'softmax',
+                       beta: float = 1.0) -> Tensor:
+    """Normalise detection heatmaps to distributions over the H * W pixels.
+
+    ``'softmax'`` is the paper's footnote 2 (Eq. 2 applied to a detection
+    heatmap; it keeps the argmax). ``'sum'`` divides the positive part by its
+    sum,
+
+    .. math::
+        \\tilde h_p = \\frac{\\max(h_p, 0)}{\\sum_{p'} \\max(h_{p'}, 0)},
+
+    and gives a map with no positive value the uniform distribution (it
+    carries no location information).
+
+    Args:
+        heatmaps (Tensor): raw heatmaps, shape (B, K, H, W).
+        mode (str): ``'softmax'`` or ``'sum'``. Default: ``'softmax'``.
+        beta (float): softmax scale, ``'softmax'`` only. Default: 1.0.
+
+    Returns:
+        Tensor: normalised heatmaps, shape (B, K, H, W).
+    """
+    if mode == 'softmax':
+        return flat_softmax(heatmaps, beta)
+    if mode == 'sum':
+        _check_heatmaps(heatmaps)
+        pos = heatmaps.clamp(min=0).flatten(2)
+        total = pos.sum(-1, keepdim=True)
+        uniform = torch.full_like(pos, 1.0 / pos.shape[-1])
+        return torch.where(total > 0, pos / total.clamp(min=1e-30),
+                           uniform).view_as(heatmaps)
+    raise ValueError(f"mode must be 'softmax' or 'sum', got {mode!r}")
+
+
+def _window(heatmaps: Tensor, centers: Tensor,
+            s: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The (2s+1) x (2s+1) window around the rounded centres, gathered.
+
+    Returns the window values (B, K, n, n) (0 outside the heatmap), the
+    validity mask (B, K, n, n) and the pixel coordinates of the window's
+    columns (B, K, n) and rows (B, K, n), n = 2s + 1.
+    """
+    H, W = heatmaps.shape[-2:]
+    offsets = torch.arange(-s, s + 1, device=heatmaps.device)
+    xi = centers[..., 0].round().long()[..., None] + offsets  # (B, K, n)
+    yi = centers[..., 1].round().long()[..., None] + offsets
+    valid = (((yi >= 0) & (yi < H))[..., :, None]
+             & ((xi >= 0) & (xi < W))[..., None, :])
+    index = (yi.clamp(0, H - 1)[..., :, None] * W
+             + xi.clamp(0, W - 1)[..., None, :])
+    values = heatmaps.flatten(2).gather(-1, index.flatten(2)).view_as(index)
+    return values * valid, valid, xi, yi
+
+
+def pearson_chi_square(heatmaps: Tensor, centers: Tensor,
+                       sigmas: Sequence[float], s: int = 4) -> Tensor:
+    """Pearson chi-square between heatmap windows and Gaussian templates.
+
+    The paper's App. A.3: the (2s+1) x (2s+1) window W around the centre
+    (rounded to the nearest pixel, clipped at the border) is renormalised to
+    sum 1, O_p = h_p / sum_W h; the template is a Gaussian of standard
+    deviation sigma centred on the (unrounded) centre c, renormalised over
+    the same window, E_p = g_p / sum_W g with g_p = exp(-||p - c||^2 /
+    (2 sigma^2)); then
+
+    .. math::
+        \\chi^2(\\sigma) = \\sum_{p \\in W} \\frac{(O_p - E_p)^2}{E_p}.
+
+    Computed in float64 (the templates of small sigma reach 1e-100 at the
+    window's corners); inf where a template value underflows even there,
+    nan where the window holds no heatmap mass.
+
+    Args:
+        heatmaps (Tensor): normalised (or non-negative) heatmaps, shape
+            (B, K, H, W).
+        centers (Tensor): (x, y) in heatmap pixels, usually the ground
+            truth, shape (B, K, 2).
+        sigmas (Sequence[float]): template standard deviations, in heatmap
+            pixels.
+        s (int): window half-size (4 for easy/medium, 8 for hard in the
+            paper). Default: 4.
+
+    Returns:
+        Tensor: chi-square values, float64, shape (B, K, len(sigmas)).
+    """
+    _check_heatmaps(heatmaps)
+    values, valid, xi, yi = _window(heatmaps.double(), centers, s)
+    obs = values / values.sum(dim=(-2, -1), keepdim=True)
+    sig = torch.as_tensor(sigmas, dtype=torch.float64,
+                          device=heatmaps.device)
+    c = centers.double()
+    dx2 = (xi - c[..., 0, None])**2  # (B, K, n)
+    dy2 = (yi - c[..., 1, None])**2
+    sq = dy2[..., :, None] + dx2[..., None, :]  # (B, K, n, n)
+    log_g = -sq[..., None] / (2 * sig**2)  # (B, K, n, n, S)
+    log_g = log_g.masked_fill(~valid[..., None], float('-inf'))
+    log_e = log_g - torch.logsumexp(log_g, dim=(-3, -2), keepdim=True)
+    expected = log_e.exp()
+    terms = (obs[..., None] - expected)**2 / expected
+    # equal terms (both 0 included, e.g. outside the heatmap) add nothing
+    keep = valid[..., None] & (obs[..., None] != expected)
+    return torch.where(keep, terms, 0.).sum(dim=(-3, -2))
+
+
+def best_fit_sigma(heatmaps: Tensor, centers: Tensor,
+                   sigmas: Sequence[float] = (0.5, 1, 2, 3, 4, 5),
+                   s: int = 4) -> Tuple[Tensor, Tensor]:
+    """Best-fit Gaussian sigma of each heatmap (App. A.3, Fig. 2c).
+
+    The sigma of the grid minimising :func:`pearson_chi_square`; the first
+    on ties; nan where every chi-square is nan.
+
+    Args:
+        heatmaps (Tensor): normalised heatmaps, shape (B, K, H, W).
+        centers (Tensor): (x, y) in heatmap pixels, shape (B, K, 2).
+        sigmas (Sequence[float]): the grid. Default: (0.5, 1, 2, 3, 4, 5).
+        s (int): window half-size. Default: 4.
+
+    Returns:
+        tuple: best sigma, shape (B, K), float64; chi-square values, shape
+        (B, K, len(sigmas)).
+    """
+    chi = pearson_chi_square(heatmaps, centers, sigmas, s)
+    sig = torch.as_tensor(sigmas, dtype=torch.float64, device=chi.device)
+    best = sig[chi.nan_to_num(nan=float('inf')).argmin(-1)]
+    best = best.masked_fill(chi.isnan().all(-1), float('nan'))
+    return best, chi
+
+
+def expected_epe(heatmaps: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
+    """Expected end-point errors of argmax and expectation decoding (Sec. 4.2).
+
+    With w the normalised heatmap and mu its expectation:
+
+    .. math::
+        E_{de} = \\sum_{p \\in \\Omega} w(p) \\, \\|J_{gt} - p\\|_2
+        \\;\\ge\\; E_{re} = \\|J_{gt} - \\mu\\|_2
+
+    (Eq. 7, 8; the inequality is Jensen's for the convex norm, App. A.2).
+
+    Args:
+        heatmaps (Tensor): normalised heatmaps w, shape (B, K, H, W).
+        target (Tensor): ground truth (x, y) in heatmap pixels, shape
+            (B, K, 2).
+
+    Returns:
+        tuple: E_de and E_re in heatmap pixels, each shape (B, K).
+    """
+    _check_heatmaps(heatmaps)
+    H, W = heatmaps.shape[-2:]
+    xs = torch.arange(W, device=heatmaps.device, dtype=heatmaps.dtype)
+    ys = torch.arange(H, device=heatmaps.device, dtype=heatmaps.dtype)
+    t = target.to(heatmaps.dtype)
+    dx2 = (xs - t[..., 0, None])**2  # (B, K, W)
+    dy2 = (ys - t[..., 1, None])**2  # (B, K, H)
+    dist = (dy2[..., :, None] + dx2[..., None, :]).sqrt()
+    e_de = (heatmaps * dist).sum(dim=(-2, -1))
+    e_re = (expectation(heatmaps) - t).norm(dim=-1)
+    return e_de, e_re

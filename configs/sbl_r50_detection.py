@@ -1,0 +1,41 @@
+# Detection (Gu et al. 2023, Table 1 "Detection", Fig. 2d sigma = 2):
+# SimpleBaseline ResNet-50, 256x192 input, 64x48 heatmaps, argmax decoding with
+# the quarter-pixel shift, trained with MSE to Gaussian heatmaps (sigma 2).
+#
+# Schedule (MMPose's SBL-R50 recipe, td-hm_res50_8xb64-210e_coco-256x192):
+# Adam lr 5e-4 for a total batch of 512 (8 GPUs x 64; auto_scale_lr base 512),
+# 210 epochs, linear warm-up over 500 iterations, lr x0.1 at epochs 170 and 200,
+# ImageNet-pretrained ResNet-50 (torchvision://resnet50), flip test.
+# Evaluation: COCO val2017 on MMPose's person detections (AP_H 56) with
+# DifficultySplitCocoMetric. Ground-truth boxes instead: add
+#   --cfg-options val_dataloader.dataset.bbox_file=None test_dataloader.dataset.bbox_file=None
+# Everything else is MMPose's config; only the head and evaluator change here.
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+          'td-hm_res50_8xb64-210e_coco-256x192.py']
+custom_imports = dict(imports=['mmipr'], allow_failed_imports=False)
+
+codec = dict(
+    type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+
+model = dict(
+    head=dict(
+        type='ArgmaxHead',
+        loss=dict(type='KeypointMSELoss', use_target_weight=True),
+        decoder=codec))
+
+train_dataloader = dict(
+    dataset=dict(pipeline=[
+        dict(type='LoadImage'),
+        dict(type='GetBBoxCenterScale'),
+        dict(type='RandomFlip', direction='horizontal'),
+        dict(type='RandomHalfBody'),
+        dict(type='RandomBBoxTransform'),
+        dict(type='TopdownAffine', input_size=codec['input_size']),
+        dict(type='GenerateTarget', encoder=codec),
+        dict(type='PackPoseInputs')
+    ]))
+
+val_evaluator = dict(
+    type='DifficultySplitCocoMetric',
+    ann_file='data/coco/annotations/person_keypoints_val2017.json')
+test_evaluator = val_evaluator

@@ -1,0 +1,2 @@
+"""Registered mmipr modules."""
+from . import heads, losses  # noqa: F401  (registration)

@@ -1,0 +1,4 @@
+from .argmax_head import ArgmaxHead
+from .integral_head import IntegralHead
+
+__all__ = ['ArgmaxHead', 'IntegralHead']

@@ -1,0 +1,3 @@
+from .kl_prior_loss import KLPriorLoss
+
+__all__ = ['KLPriorLoss']

@@ -1,0 +1,109 @@
+"""The paper's configs: they load, build without data, and match configs/README.md."""
+import glob
+import os.path as osp
+import re
+
+import pytest
+from mmengine.config import Config
+from mmpose.registry import MODELS, TRANSFORMS
+
+from conftest import REPO
+
+COCO_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'sbl_r50_*.py')))
+SYNTHETIC_CONFIGS = sorted(
+    glob.glob(osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_*.py')))
+
+
+def readme_table() -> dict:
+    rows = {}
+    with open(osp.join(REPO, 'configs', 'README.md')) as f:
+        for line in f:
+            m = re.match(r'\| `(sbl_r50_[^`]+\.py)` \|(.*)\|\s*$', line)
+            if m:
+                cells = [c.strip() for c in m.group(2).split('|')]
+                rows[m.group(1)] = dict(
+                    head=cells[1].split()[0], codec=cells[2],
+                    sigma=cells[3], prior=cells[4], debias='debias' in cells[1])
+    return rows
+
+
+def number(cell: str):
+    return None if cell == '-' else float(cell)
+
+
+def test_readme_lists_every_coco_config():
+    assert sorted(readme_table()) == sorted(
+        osp.basename(p) for p in COCO_CONFIGS)
+    assert len(COCO_CONFIGS) == 11
+
+
+@pytest.mark.parametrize('path', COCO_CONFIGS, ids=osp.basename)
+def test_coco_config_builds_without_data_and_matches_readme(path):
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports == dict(imports=['mmipr'],
+                                      allow_failed_imports=False)
+    row = readme_table()[osp.basename(path)]
+    head = cfg.model.head
+    assert head.type == row['head']
+    assert head.decoder.type == row['codec']
+    assert head.decoder.input_size == (192, 256)
+    assert cfg.model.backbone.depth == 50
+    assert cfg.model.backbone.init_cfg.checkpoint == 'torchvision://resnet50'
+    if row['head'] == 'ArgmaxHead':
+        assert head.decoder.sigma == number(row['sigma'])
+        assert head.decoder.heatmap_size == (48, 64)
+        assert head.loss.type == 'KeypointMSELoss'
+    else:
+        assert head.loss.type == 'L1Loss'
+        assert head.get('debias', False) == row['debias']
+        prior = head.get('prior_loss')
+        assert (prior.sigma if prior else None) == number(row['prior'])
+    # the codec of the head is the one the training pipeline encodes with
+    targets = [t for t in cfg.train_dataloader.dataset.pipeline
+               if t.type == 'GenerateTarget']
+    assert {k: v for k, v in targets[0].encoder.items() if k != '_scope_'} \
+        == {k: v for k, v in head.decoder.items() if k != '_scope_'}
+    model = MODELS.build(cfg.model)
+    assert type(model.head).__name__ == row['head']
+    for t in cfg.train_dataloader.dataset.pipeline + \
+            cfg.val_dataloader.dataset.pipeline:
+        TRANSFORMS.build(t)
+    # evaluator: checked by its arguments (building it reads the annotations)
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        assert evaluator.type == 'DifficultySplitCocoMetric'
+        assert evaluator.ann_file == \
+            'data/coco/annotations/person_keypoints_val2017.json'
+    assert cfg.val_dataloader.dataset.bbox_file == (
+        'data/coco/person_detection_results/'
+        'COCO_val2017_detections_AP_H_56_person.json')
+    assert cfg.train_cfg.max_epochs == 210
+    assert cfg.optim_wrapper.optimizer.type == 'Adam'
+    assert cfg.optim_wrapper.optimizer.lr == 5e-4
+    assert cfg.auto_scale_lr.base_batch_size == 512
+
+
+@pytest.mark.parametrize('path', SYNTHETIC_CONFIGS, ids=osp.basename)
+def test_synthetic_config_cannot_drift_from_coco(path):
+    name = osp.basename(path).replace('sbl_r18_', 'sbl_r50_')
+    coco = Config.fromfile(osp.join(REPO, 'configs', name)).model.head
+    cfg = Config.fromfile(path)
+    head = cfg.model.head
+    for key in ('type', 'beta', 'debias', 'final_layer'):
+        assert head.get(key) == coco.get(key), key
+    assert head.loss.type == coco.loss.type
+    assert head.loss.use_target_weight == coco.loss.use_target_weight
+    assert head.decoder.type == coco.decoder.type
+    if 'sigma' in coco.decoder:
+        assert head.decoder.sigma == coco.decoder.sigma / 2
+    prior, coco_prior = head.get('prior_loss'), coco.get('prior_loss')
+    assert (prior is None) == (coco_prior is None)
+    if prior:
+        assert prior.type == coco_prior.type
+        assert prior.loss_weight == coco_prior.loss_weight
+        assert prior.sigma == coco_prior.sigma / 2
+    targets = [t for t in cfg.train_dataloader.dataset.pipeline
+               if t.type == 'GenerateTarget']
+    assert {k: v for k, v in targets[0].encoder.items() if k != '_scope_'} \
+        == {k: v for k, v in head.decoder.items() if k != '_scope_'}
+    assert cfg.val_evaluator.type == 'DifficultySplitCocoMetric'
+    MODELS.build(cfg.model)

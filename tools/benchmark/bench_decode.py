@@ -1,0 +1,165 @@
+"""Time ArgmaxHead's batched decoding against MMPose's HeatmapHead decoding.
+
+MMPose's path is ``HeatmapHead.decode`` itself: the batch copied to numpy,
+then ``MSRAHeatmap.decode`` once per instance. mmipr's path is
+``ArgmaxHead.decode``: the whole batch on its device, one copy of the
+keypoints to numpy. Both produce the same list of ``InstanceData``. Rounds
+of the two paths alternate and the median per path is reported, so a busy
+machine slows both alike.
+
+Example::
+
+    python tools/benchmark/bench_decode.py               # writes docs/benchmarks.md
+    python tools/benchmark/bench_decode.py --device cuda --no-write
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import platform
+import statistics
+import sys
+import time
+
+import cv2
+import torch
+
+sys.path.insert(0, osp.dirname(__file__))
+sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..'))
+
+import mmipr  # noqa: E402,F401  (first: makes mmpose importable, registers)
+from mmipr.heatmap.decode import decode_argmax  # noqa: E402
+from mmpose.registry import MODELS  # noqa: E402
+from report import write_section  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--instances', type=int, default=256)
+    parser.add_argument('--keypoints', type=int, default=17)
+    parser.add_argument(
+        '--heatmap-size', type=int, nargs=2, default=(48, 64),
+        metavar=('W', 'H'))
+    parser.add_argument('--repeats', type=int, default=11)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--threads', type=int, default=1,
+        help='CPU threads for torch and OpenCV alike (default 1: stable '
+        'timings on a shared machine)')
+    parser.add_argument(
+        '--no-write', action='store_true',
+        help='print the table without writing docs/benchmarks.md')
+    return parser.parse_args()
+
+
+def trained_like(B: int, K: int, H: int, W: int) -> torch.Tensor:
+    """A Gaussian (sigma 2, amplitude 0.1-1.1) per map plus noise 0.01."""
+    g = torch.Generator().manual_seed(0)
+    centre = torch.rand(B, K, 2, 1, 1, generator=g) * torch.tensor(
+        [W - 1., H - 1.]).view(2, 1, 1)
+    xs = torch.arange(W, dtype=torch.float32)
+    ys = torch.arange(H, dtype=torch.float32)[:, None]
+    d2 = (xs - centre[:, :, 0])**2 + (ys - centre[:, :, 1])**2
+    amp = 0.1 + torch.rand(B, K, 1, 1, generator=g)
+    return amp * torch.exp(-d2 / 8) + 0.01 * torch.randn(
+        B, K, H, W, generator=g)
+
+
+def build_heads(head_type: str, K: int, heatmap_size, unbiased: bool):
+    W, H = heatmap_size
+    return MODELS.build(
+        {
+            'type': head_type,
+            'in_channels': K,
+            'out_channels': K,
+            'deconv_out_channels': None,
+            'decoder': {
+                'type': 'MSRAHeatmap',
+                'input_size': (4 * W, 4 * H),
+                'heatmap_size': (W, H),
+                'sigma': 2,
+                'unbiased': unbiased}})
+
+
+def timed(fn, device: torch.device) -> float:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    fn()
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - t0) * 1e3
+
+
+def bench(heatmaps: torch.Tensor, unbiased: bool, repeats: int) -> dict:
+    """Median ms of each path, alternating rounds."""
+    K = heatmaps.shape[1]
+    size = heatmaps.shape[-1], heatmaps.shape[-2]
+    mmpose = build_heads('HeatmapHead', K, size, unbiased)
+    ours = build_heads('ArgmaxHead', K, size, unbiased)
+    paths = {
+        'MMPose HeatmapHead.decode': lambda: mmpose.decode(heatmaps),
+        'mmipr ArgmaxHead.decode': lambda: ours.decode(heatmaps),
+        'mmipr decode_argmax (tensors only)': lambda: decode_argmax(
+            heatmaps, unbiased, 11),
+    }
+    times = {name: [] for name in paths}
+    for fn in paths.values():  # warm-up
+        fn()
+    for _ in range(repeats):
+        for name, fn in paths.items():
+            times[name].append(timed(fn, heatmaps.device))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    device = torch.device(args.device)
+    W, H = args.heatmap_size
+    B, K = args.instances, args.keypoints
+    inputs = {
+        'trained-like (Gaussian + noise)': trained_like(B, K, H, W),
+        'noise N(0, 1)': torch.randn(
+            B, K, H, W, generator=torch.Generator().manual_seed(0)),
+    }
+    load_start = os.getloadavg()[0]
+    rows = []
+    for data_name, heatmaps in inputs.items():
+        heatmaps = heatmaps.to(device)
+        for mode, unbiased in (('plain', False), ('DARK', True)):
+            res = bench(heatmaps, unbiased, args.repeats)
+            base = res['MMPose HeatmapHead.decode']
+            for name, ms in res.items():
+                rows.append(f'| {data_name} | {mode} | {name} | {ms:.2f} | '
+                            f'{base / ms:.1f}x |')
+    if device.type == 'cuda':
+        where = torch.cuda.get_device_name(device)
+    else:
+        where = (f'CPU ({platform.processor() or platform.machine()}), '
+                 f'{args.threads} thread(s) for torch and OpenCV')
+    md = '\n'.join([
+        '## Decoding: ArgmaxHead vs MMPose HeatmapHead',
+        '',
+        (f'{B} instances x {K} heatmaps of {H}x{W}, MSRAHeatmap codec '
+        f'(DARK: `unbiased=True`, `blur_kernel_size=11`); device: {where}; '
+        f'{os.cpu_count()} CPU cores, 1-minute load average '
+        f'{load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the '
+        f'end; median of {args.repeats} alternating rounds. MMPose\'s path is '
+        '`HeatmapHead.decode` (numpy copy, then `MSRAHeatmap.decode` per '
+        'instance); `ArgmaxHead.decode` returns the same `InstanceData` '
+        'list. Speed-up = MMPose time / time.'),
+        '',
+        '| heatmaps | decoding | path | ms | speed-up |',
+        '| --- | --- | --- | --- | --- |',
+        *rows,
+    ])
+    print(md)
+    if not args.no_write:
+        write_section('decode', md)
+
+
+if __name__ == '__main__':
+    main()
