@@ -1,13 +1,15 @@
 """mmipr: integral pose regression for MMPose.
 
 ``import mmipr`` (or ``custom_imports = dict(imports=['mmipr'])`` in a config)
-makes MMPose importable with mmcv-lite (see :mod:`mmipr.compat`) and registers
+makes MMPose importable with mmcv-lite and lets MMEngine load its checkpoints
+under PyTorch >= 2.6 (see :mod:`mmipr.compat`), and registers
 every mmipr module into MMPose's registries (MODELS, METRICS, HOOKS).
 """
-from .compat import ensure_mmcv_ops
+from .compat import ensure_mmcv_ops, load_mmengine_checkpoints_with_pickle
 from .version import __version__
 
 ensure_mmcv_ops()
+load_mmengine_checkpoints_with_pickle()
 
 from . import engine, evaluation, models  # noqa: E402,F401  (registration)
 

@@ -120,3 +120,41 @@ def ensure_mmcv_ops() -> bool:
     mmcv.ops = placeholder
     sys.meta_path.insert(0, _PlaceholderFinder(reason))
     return True
+
+
+def load_mmengine_checkpoints_with_pickle() -> bool:
+    """Let MMEngine 0.10.7 load its own checkpoints under PyTorch >= 2.6.
+
+    PyTorch 2.6 made ``torch.load(weights_only=True)`` the default. MMEngine
+    0.10.7 calls ``torch.load`` without ``weights_only``, and every checkpoint
+    an MMPose run saves holds numpy arrays (``meta.dataset_meta``) and
+    MMEngine's ``HistoryBuffer`` (``message_hub``), which the weights-only
+    unpickler refuses (allowing them would need ``getattr`` in its allowlist,
+    i.e. arbitrary attribute access). So ``--resume``, ``load_from`` and
+    ``tools/test.py`` fail. This restores MMEngine's designed behaviour for
+    local files - the checkpoints a user points a config or tool at - by
+    re-registering its local loader with ``weights_only=False``. Remote
+    checkpoints (``http://``, ``torchvision://``) keep PyTorch's default.
+
+    Returns:
+        bool: True if the loader was replaced (PyTorch >= 2.6).
+    """
+    import os.path as osp
+
+    import torch
+    from mmengine.runner.checkpoint import CheckpointLoader
+    from mmengine.utils import digit_version
+
+    if digit_version(torch.__version__) < digit_version('2.6.0'):
+        return False
+
+    def load_from_local(filename: str, map_location=None):
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return torch.load(
+            filename, map_location=map_location, weights_only=False)
+
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local,
+                                     force=True)
+    return True

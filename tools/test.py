@@ -15,12 +15,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmengine  # noqa: E402
 from mmengine.config import Config  # noqa: E402
+from mmengine.dist import master_only  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmipr  # noqa: F401,E402  (registers mmipr, makes MMPose importable)
 from mmipr.engine import (  # noqa: E402
-    check_checkpoint_matches, check_data_paths,
+    check_annotation_files, check_checkpoint_matches, check_data_paths,
     setup_cpu_distributed)
 from mmipr.engine.mmpose_tools import load_mmpose_tool  # noqa: E402
 
@@ -28,11 +29,13 @@ mmpose_test = load_mmpose_tool('test')
 
 
 class SaveMetricHook(Hook):
-    """Dump the test metrics to ``out_file`` (MMPose's ``--out``)."""
+    """Dump the test metrics to ``out_file`` (MMPose's ``--out``); every
+    process holds the same metrics, the main one writes them."""
 
     def __init__(self, out_file: str):
         self.out_file = out_file
 
+    @master_only
     def after_test_epoch(self, runner, metrics=None) -> None:
         if metrics is not None:
             mmengine.dump(metrics, self.out_file)
@@ -42,6 +45,7 @@ def main() -> None:
     args = mmpose_test.parse_args()
     cfg = mmpose_test.merge_args(Config.fromfile(args.config), args)
     check_data_paths(cfg, phases=('test', ))
+    check_annotation_files(cfg, phases=('test', ))
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     check_checkpoint_matches(runner.model, args.checkpoint)

@@ -17,8 +17,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmipr  # noqa: F401,E402  (registers mmipr, makes MMPose importable)
 from mmipr.engine import (  # noqa: E402
-    check_checkpoint_matches, check_data_paths,
-    setup_cpu_distributed)
+    check_amp_device, check_annotation_files, check_checkpoint_matches,
+    check_data_paths, setup_cpu_distributed)
 from mmipr.engine.mmpose_tools import load_mmpose_tool  # noqa: E402
 
 mmpose_train = load_mmpose_tool('train')
@@ -28,6 +28,8 @@ def main() -> None:
     args = mmpose_train.parse_args()
     cfg = mmpose_train.merge_args(Config.fromfile(args.config), args)
     check_data_paths(cfg, phases=('train', 'val'))
+    check_annotation_files(cfg, phases=('train', 'val'))
+    check_amp_device(cfg)
     setup_cpu_distributed(cfg)
     if 'preprocess_cfg' in cfg:
         cfg.model.setdefault('data_preprocessor', cfg.get('preprocess_cfg', {}))

@@ -2,10 +2,12 @@
 from .checkpoint import check_checkpoint_matches
 from .distributed import DeviceAwareDistributedDataParallel, setup_cpu_distributed
 from .hooks import HeatmapSnapshotHook, PriorGradientRatioHook
-from .preflight import check_data_paths
+from .preflight import (check_amp_device, check_annotation_files,
+                        check_data_paths)
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'HeatmapSnapshotHook',
     'PriorGradientRatioHook', 'check_checkpoint_matches',
-    'check_data_paths', 'setup_cpu_distributed'
+    'check_data_paths', 'setup_cpu_distributed', 'check_amp_device',
+    'check_annotation_files'
 ]

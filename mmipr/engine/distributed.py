@@ -17,11 +17,14 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
-from mmpose.registry import MODEL_WRAPPERS
+from mmengine.registry import MODEL_WRAPPERS
 
 STOCK_WRAPPERS = (None, 'MMDistributedDataParallel', MMDistributedDataParallel)
 
 
+# Registered in MMEngine's root registry, not MMPose's: ``Runner.wrap_model``
+# looks the type up there (``MODEL_WRAPPERS.get``, which does not search child
+# registries) before building it.
 @MODEL_WRAPPERS.register_module()
 class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that also wraps CPU modules.

@@ -1,0 +1,138 @@
+"""Per-difficulty-split statistics of predicted heatmaps (the paper's Sec. 4).
+
+:class:`HeatmapStatsAccumulator` takes batches of normalised heatmaps with
+their ground truths and difficulty levels and keeps running sums only (never
+the heatmaps): activation sums A(s) (Eq. 6, Fig. 2b / Fig. I), Pearson
+chi-square against Gaussian templates and the best-fit sigma (App. A.3,
+Fig. 2c), and the expected end-point errors E_de >= E_re (Eq. 7, 8).
+"""
+from __future__ import annotations
+
+from typing import Dict, Sequence
+
+import torch
+from torch import Tensor
+
+from mmipr.heatmap.stats import activation_sum_curve, expected_epe, pearson_chi_square
+
+#: difficulty levels, as mmipr.evaluation.splits codes them
+LEVELS = ('easy', 'medium', 'hard')
+#: reported splits and the levels each one unites
+SPLITS = dict(easy=(0, ), medium=(1, ), hard=(2, ), easy_medium=(0, 1),
+              all=(0, 1, 2))
+#: chi-square window half-sizes (easy/medium, hard) of App. A.3 (where
+#: A(s) > 0.8 on 64 x 48 heatmaps)
+WINDOWS = (4, 8)
+SIGMAS = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
+
+
+class HeatmapStatsAccumulator:
+    """Running per-split sums of the heatmap statistics.
+
+    Args:
+        max_s (int): activation sums for s = 0..max_s. Default: 9.
+        sigmas (Sequence[float]): template sigmas in heatmap pixels.
+            Default: (0.5, 1, 2, 3, 4, 5).
+        windows (Sequence[int]): chi-square window half-sizes; the best
+            sigma of the hard split uses the last, of the others the first.
+            Default: (4, 8), the paper's for 64 x 48 heatmaps.
+    """
+
+    def __init__(self, max_s: int = 9, sigmas: Sequence[float] = SIGMAS,
+                 windows: Sequence[int] = WINDOWS):
+        self.max_s = max_s
+        self.sigmas = tuple(float(s) for s in sigmas)
+        self.windows = tuple(windows)
+        n_sig = len(self.sigmas)
+
+        def zeros(*shape):
+            return torch.zeros(len(LEVELS), *shape, dtype=torch.float64)
+
+        self.count = zeros()
+        self.a_sum = zeros(max_s + 1)
+        self.chi_sum = {s: zeros(n_sig) for s in self.windows}
+        self.chi_count = {s: zeros(n_sig) for s in self.windows}
+        self.best_hist = {s: zeros(n_sig) for s in self.windows}
+        self.e_de = zeros()
+        self.e_re = zeros()
+
+    def update(self, heatmaps: Tensor, targets: Tensor, valid: Tensor,
+               levels: Tensor) -> None:
+        """Add a batch.
+
+        Args:
+            heatmaps (Tensor): normalised heatmaps, shape (B, K, H, W).
+            targets (Tensor): ground truth (x, y) in heatmap pixels, shape
+                (B, K, 2).
+            valid (Tensor): bool, joints to count (labelled, inside the
+                heatmap), shape (B, K).
+            levels (Tensor): difficulty level of each instance (0 easy,
+                1 medium, 2 hard, anything else: not counted), shape (B, ).
+        """
+        heatmaps = heatmaps.double()
+        targets = targets.to(heatmaps)
+        curve = activation_sum_curve(heatmaps, targets, self.max_s)
+        e_de, e_re = expected_epe(heatmaps, targets)
+        chis = {s: pearson_chi_square(heatmaps, targets, self.sigmas, s)
+                for s in self.windows}
+        levels = levels.to(valid.device)
+        for lv in range(len(LEVELS)):
+            mask = valid & (levels == lv)[:, None]
+            if not mask.any():
+                continue
+            self.count[lv] += mask.sum().item()
+            self.a_sum[lv] += curve[mask].sum(0).cpu()
+            self.e_de[lv] += e_de[mask].sum().item()
+            self.e_re[lv] += e_re[mask].sum().item()
+            for s, chi in chis.items():
+                chi = chi[mask]  # (N, S)
+                known = ~chi.isnan()
+                self.chi_sum[s][lv] += torch.where(known, chi,
+                                                   0.).sum(0).cpu()
+                self.chi_count[s][lv] += known.sum(0).cpu()
+                best = chi.nan_to_num(nan=float('inf')).argmin(-1)
+                best = best[known.any(-1)]
+                self.best_hist[s][lv] += torch.bincount(
+                    best, minlength=len(self.sigmas)).cpu()
+
+    def summary(self) -> Dict[str, dict]:
+        """Per split: means of the statistics and the best-fit sigma.
+
+        Returns:
+            dict: split name (``easy``, ``medium``, ``hard``,
+            ``easy_medium``, ``all``) -> dict with ``count`` (joints),
+            ``activation_sum`` (mean A(s), s = 0..max_s), ``chi_square``
+            (window -> mean chi-square per sigma; inf where some template
+            underflows), ``best_sigma`` (the sigma of least mean
+            chi-square in the split's window, App. A.3), ``window`` (that
+            window: the last of ``windows`` for hard, else the first),
+            ``best_sigma_counts`` (window -> how many joints each sigma fits
+            best), ``E_de`` and ``E_re`` (mean expected EPE in
+            heatmap pixels). Statistics of empty splits are None.
+        """
+        out = {}
+        for name, lvs in SPLITS.items():
+            idx = list(lvs)
+            n = self.count[idx].sum().item()
+            chi = {s: (self.chi_sum[s][idx].sum(0) /
+                       self.chi_count[s][idx].sum(0)) for s in self.windows}
+            window = self.windows[-1 if name == 'hard' else 0]
+            entry = dict(count=int(n), window=window, sigmas=self.sigmas)
+            if n == 0:
+                entry.update(activation_sum=None, chi_square=None,
+                             best_sigma=None, best_sigma_counts=None,
+                             E_de=None, E_re=None)
+            else:
+                entry.update(
+                    activation_sum=(self.a_sum[idx].sum(0) / n).tolist(),
+                    chi_square={s: c.tolist() for s, c in chi.items()},
+                    best_sigma=self.sigmas[int(
+                        chi[window].nan_to_num(nan=float('inf')).argmin())],
+                    best_sigma_counts={
+                        s: self.best_hist[s][idx].sum(0).long().tolist()
+                        for s in self.windows
+                    },
+                    E_de=self.e_de[idx].sum().item() / n,
+                    E_re=self.e_re[idx].sum().item() / n)
+            out[name] = entry
+        return out

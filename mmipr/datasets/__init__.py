@@ -1,0 +1,14 @@
+"""Synthetic COCO-format person-keypoint data (library code; CLI in tools/dataset).
+
+This subpackage imports no MMPose module (only numpy, OpenCV and tqdm).
+"""
+from .synthetic_coco import (DETECTION_FILE, difficulty_counts,
+                             format_difficulty_table, generate_synthetic_coco,
+                             render_image, write_split)
+from .synthetic_scene import SceneConfig, SceneImage, difficulty_levels
+
+__all__ = [
+    'generate_synthetic_coco', 'write_split', 'render_image',
+    'difficulty_counts', 'difficulty_levels', 'format_difficulty_table',
+    'SceneConfig', 'SceneImage', 'DETECTION_FILE'
+]

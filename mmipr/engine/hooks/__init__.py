@@ -1,0 +1,5 @@
+"""Training-dynamics hooks (the paper's Table IV b, Fig. 4a, App. A.8)."""
+from .gradient_ratio_hook import PriorGradientRatioHook
+from .heatmap_snapshot_hook import HeatmapSnapshotHook
+
+__all__ = ['PriorGradientRatioHook', 'HeatmapSnapshotHook']

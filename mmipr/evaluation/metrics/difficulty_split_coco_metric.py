@@ -1,0 +1,627 @@
+"""COCO keypoint evaluation per difficulty split (the paper's Sec. 3.3)."""
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import io
+import json
+import os.path as osp
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from mmengine.logging import print_log
+from mmpose.evaluation import CocoMetric
+from mmpose.registry import METRICS
+from mmpose.structures.bbox import get_warp_matrix
+from terminaltables import AsciiTable
+from xtcocotools.cocoeval import COCOeval
+
+from mmipr.heatmap.stats import activation_sum
+
+from ..splits import SPLIT_NAMES, annotation_levels, assign_predictions, split_masks
+
+_NORMALIZATIONS = ('auto', 'softmax', 'sum', 'none')
+_PAIRINGS = ('auto', 'ann_id', 'oks')
+
+
+def normalize_heatmaps(heatmaps: torch.Tensor, mode: str = 'auto',
+                       beta: float = 1.0) -> tuple:
+    """Normalise heatmaps so that each (H, W) map sums to 1.
+
+    - ``'softmax'``: ``softmax(beta * h)`` over the H*W pixels (the paper's
+      Eq. 2, as its footnote 2 prescribes for detection heatmaps);
+    - ``'sum'``: ``max(h, 0) / sum(max(h, 0))``;
+    - ``'none'``: used as given;
+    - ``'auto'``: per instance, ``'none'`` if all its K maps are
+      non-negative and sum to 1 (within 1e-3), else ``'softmax'``.
+
+    Args:
+        heatmaps (Tensor): shape (B, K, H, W).
+        mode (str): one of ``'auto'``, ``'softmax'``, ``'sum'``, ``'none'``.
+        beta (float): softmax scale. Default: 1.0.
+
+    Returns:
+        tuple: the normalised heatmaps, shape (B, K, H, W), and the mode used
+        for each instance (list of B str).
+    """
+    heatmaps = heatmaps.float()
+    B = heatmaps.shape[0]
+    if mode == 'sum':
+        pos = heatmaps.clamp(min=0)
+        return pos / pos.sum((-2, -1), keepdim=True).clamp(min=1e-12), \
+            [mode] * B
+    if mode == 'none':
+        return heatmaps, [mode] * B
+    soft = (beta * heatmaps).flatten(-2).softmax(-1).view_as(heatmaps)
+    if mode == 'softmax':
+        return soft, [mode] * B
+    normalised = ((heatmaps >= 0).flatten(1).all(1)
+                  & ((heatmaps.sum((-2, -1)) - 1).abs() < 1e-3).all(1))
+    out = torch.where(normalised[:, None, None, None], heatmaps, soft)
+    return out, ['none' if n else 'softmax' for n in normalised.tolist()]
+
+
+def image_to_heatmap(keypoints: np.ndarray, input_center: np.ndarray,
+                     input_scale: np.ndarray, heatmap_size: tuple
+                     ) -> np.ndarray:
+    """Map image-space points into the heatmap frame of a top-down crop.
+
+    MMPose's top-down warp (``get_warp_matrix`` without rotation) with the
+    heatmap size as output size, i.e. exactly the inverse of the
+    decode's mapping ``x_img = x_hm / heatmap_size * input_scale +
+    input_center - input_scale / 2`` (non-UDP codecs).
+
+    Args:
+        keypoints (np.ndarray): (x, y) in image pixels, shape (..., 2).
+        input_center (np.ndarray): crop centre, shape (2,).
+        input_scale (np.ndarray): crop size (w, h), shape (2,).
+        heatmap_size (tuple): (W, H).
+
+    Returns:
+        np.ndarray: (x, y) in heatmap pixels, shape (..., 2).
+    """
+    warp = get_warp_matrix(
+        np.asarray(input_center, np.float32),
+        np.asarray(input_scale, np.float32), 0.,
+        output_size=tuple(int(v) for v in heatmap_size),
+        fix_aspect_ratio=False)
+    return keypoints @ warp[:, :2].T + warp[:, 2]
+
+
+def _summary(coco_eval: COCOeval, ap: bool, iou_thr: float | None = None,
+             area: int = 0) -> float:
+    """COCO's summary number (``COCOeval.summarize`` semantics) of one area
+    range index at the largest maxDets; -1 when undefined."""
+    p = coco_eval.params
+    s = coco_eval.eval['precision' if ap else 'recall']
+    if iou_thr is not None:
+        s = s[np.where(np.isclose(p.iouThrs, iou_thr))[0]]
+    s = s[..., area, -1]
+    s = s[s > -1]
+    return float(s.mean()) if s.size else -1.0
+
+
+@METRICS.register_module()
+class DifficultySplitCocoMetric(CocoMetric):
+    """:class:`mmpose.evaluation.CocoMetric` plus results per difficulty split.
+
+    A drop-in for ``CocoMetric`` (all its arguments, every key it reports,
+    identical values) that also reports, for each split of
+    :data:`mmipr.evaluation.splits.SPLIT_NAMES`:
+
+    - ``{split}/count``: ground-truth instances in the split;
+    - ``{split}/AP``, ``{split}/AP .5``, ``{split}/AP .75``, ``{split}/AR``:
+      COCO's OKS AP/AR over the split's ground truths and the predictions
+      assigned to it (:func:`mmipr.evaluation.splits.assign_predictions`),
+      equal to COCOeval on both files filtered; -1 for an empty split;
+    - ``{split}/paired``: ground truths paired with one prediction;
+    - ``{split}/EPE``: mean end-point error (original image pixels) over the
+      labelled keypoints of the paired ground truths; -1 if none;
+    - ``{split}/A(s)``: mean activation sum (paper's Eq. 6) over the same
+      keypoints, when the model outputs heatmaps; -1 if none.
+
+    ``all/count``, ``all/paired``, ``all/EPE``, ``all/A(s)`` cover every
+    instance that belongs to a split. Pairing for EPE and A(s): with
+    ground-truth boxes (the data sample carries ``raw_ann_info``), by
+    annotation id; with detected boxes, COCO's own OKS matching at OKS 0.5
+    (area range 'all'). A table of every number is logged.
+
+    Args:
+        *args: positional arguments of ``CocoMetric``.
+        activation_s (int): half window ``s`` of A(s). Default: 2.
+        heatmap_normalization (str): ``'auto'``, ``'softmax'``, ``'sum'`` or
+            ``'none'`` (see :func:`normalize_heatmaps`). Default: ``'auto'``.
+        softmax_beta (float): beta of the softmax normalisation.
+            Default: 1.0.
+        pairing (str): ``'auto'`` (by annotation id when every prediction
+            carries one, else OKS), ``'ann_id'`` or ``'oks'``. Default:
+            ``'auto'``.
+        split_results_file (str, optional): write the per-split table there,
+            as CSV if it ends in ``.csv``, else JSON. Default: None.
+        **kwargs: keyword arguments of ``CocoMetric``.
+    """
+
+    def __init__(self,
+                 *args,
+                 activation_s: int = 2,
+                 heatmap_normalization: str = 'auto',
+                 softmax_beta: float = 1.0,
+                 pairing: str = 'auto',
+                 split_results_file: str | None = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if heatmap_normalization not in _NORMALIZATIONS:
+            raise ValueError(f'heatmap_normalization must be one of '
+                             f'{_NORMALIZATIONS}, got {heatmap_normalization}')
+        if pairing not in _PAIRINGS:
+            raise ValueError(
+                f'pairing must be one of {_PAIRINGS}, got {pairing}')
+        self.activation_s = int(activation_s)
+        self.heatmap_normalization = heatmap_normalization
+        self.softmax_beta = softmax_beta
+        self.pairing = pairing
+        self.split_results_file = split_results_file
+        self._coco_eval: COCOeval | None = None
+        self._dt_sample_ids: list = []
+        self._warned_heatmaps = False
+
+    # ------------------------------------------------------------ process
+    def process(self, data_batch: Sequence[dict],
+                data_samples: Sequence[dict]) -> None:
+        """CocoMetric's ``process`` plus, per data sample, the annotation id
+        it was made for and, with heatmaps, its per-joint A(s).
+
+        Only per-instance numbers are kept (``pred['ann_id']``,
+        ``pred['activation_sums']``: ann id -> (K,) A(s) for each ground
+        truth the prediction may be paired with, ``pred['heatmap_
+        normalization']``), never the heatmaps.
+        """
+        start = len(self.results)
+        super().process(data_batch, data_samples)
+        with_heatmaps = []
+        for (pred, _), sample in zip(self.results[start:], data_samples):
+            raw = sample.get('raw_ann_info')
+            pred['ann_id'] = (raw['id'] if isinstance(raw, dict)
+                              and 'id' in raw else None)
+            heatmaps = (sample.get('pred_fields') or {}).get('heatmaps')
+            if heatmaps is None:
+                continue
+            if (heatmaps.ndim != 3 or len(pred['keypoints']) != 1
+                    or 'input_center' not in sample):
+                if not self._warned_heatmaps:
+                    print_log('DifficultySplitCocoMetric: A(s) needs '
+                              'top-down heatmaps (K, H, W) of one instance '
+                              'with input_center/input_scale; skipping A(s).',
+                              'current')
+                    self._warned_heatmaps = True
+                continue
+            with_heatmaps.append((pred, sample, torch.as_tensor(heatmaps)))
+        shapes = {hm.shape for _, _, hm in with_heatmaps}
+        for shape in shapes:  # one batched computation per heatmap shape
+            self._add_activation_sums(
+                [e for e in with_heatmaps if e[2].shape == shape])
+
+    def _candidate_anns(self, pred: dict, sample: dict) -> list:
+        """Ground truths a top-down prediction may be paired with."""
+        if pred['ann_id'] is not None:
+            anns = [sample['raw_ann_info']]
+        elif self.coco is not None:
+            anns = self.coco.imgToAnns.get(sample['img_id'], [])
+        else:
+            anns = [a for a in (sample.get('raw_ann_info') or [])
+                    if a is not None]
+        return [a for a in anns
+                if a.get('keypoints') and not a.get('iscrowd', 0)]
+
+    def _add_activation_sums(self, entries: list) -> None:
+        """A(s) of B same-shape heatmaps at each candidate ground truth."""
+        hms, used = normalize_heatmaps(
+            torch.stack([hm for _, _, hm in entries]),
+            self.heatmap_normalization, self.softmax_beta)
+        H, W = hms.shape[-2:]
+        index, centers, owners = [], [], []
+        for b, (pred, sample, _) in enumerate(entries):
+            pred['activation_sums'] = {}
+            pred['heatmap_normalization'] = used[b]
+            for ann in self._candidate_anns(pred, sample):
+                gt = np.reshape(ann['keypoints'], (-1, 3))[:, :2]
+                centers.append(image_to_heatmap(
+                    gt, sample['input_center'], sample['input_scale'],
+                    (W, H)))
+                index.append(b)
+                owners.append((pred, ann['id']))
+        if not index:
+            return
+        sums = activation_sum(
+            hms[torch.as_tensor(index, device=hms.device)],
+            torch.as_tensor(np.stack(centers), dtype=hms.dtype,
+                            device=hms.device),
+            self.activation_s).cpu().numpy()
+        for (pred, ann_id), row in zip(owners, sums):
+            pred['activation_sums'][ann_id] = row
+
+    # ------------------------------------------------------- evaluation
+    def results2json(self, keypoints: dict[int, list],
+                     outfile_prefix: str) -> str:
+        """CocoMetric's ``results2json``, remembering which data sample each
+        written prediction came from (COCO's ``loadRes`` numbers them 1..N in
+        file order)."""
+        # bottom-up samples carry a list of ids: no per-instance sample
+        self._dt_sample_ids = [
+            None if isinstance(inst['id'], (list, tuple)) else inst['id']
+            for insts in keypoints.values() for inst in insts]
+        return super().results2json(keypoints, outfile_prefix)
+
+    def _do_python_keypoint_eval(self, outfile_prefix: str) -> list:
+        """COCOeval as CocoMetric runs it, kept for the split evaluation."""
+        res_file = f'{outfile_prefix}.keypoints.json'
+        coco_det = self.coco.loadRes(res_file)
+        coco_eval = COCOeval(self.coco, coco_det, self.iou_type,
+                             self.dataset_meta['sigmas'], self.use_area)
+        coco_eval.params.useSegm = None
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+        self._coco_eval = coco_eval
+        if self.iou_type == 'keypoints_crowd':
+            names = ['AP', 'AP .5', 'AP .75', 'AR', 'AR .5', 'AR .75',
+                     'AP(E)', 'AP(M)', 'AP(H)']
+        else:
+            names = ['AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)', 'AR',
+                     'AR .5', 'AR .75', 'AR (M)', 'AR (L)']
+        return list(zip(names, coco_eval.stats))
+
+    def compute_metrics(self, results: list) -> dict[str, float]:
+        """CocoMetric's metrics plus the per-split ones (see the class doc).
+
+        Args:
+            results (list): the processed results of all samples.
+
+        Returns:
+            Dict[str, float]: metric name -> value.
+        """
+        if not results:
+            raise ValueError('DifficultySplitCocoMetric got no processed '
+                             'data samples: check the dataloader/dataset.')
+        if self.coco is not None:
+            known = set(self.coco.getImgIds())
+            unknown = sorted({p['img_id'] for p, _ in results} - known)
+            if unknown:
+                raise ValueError(
+                    f'{len(unknown)} predicted image ids are not in the '
+                    f'annotation file (e.g. {unknown[:5]}): ann_file must be '
+                    'the annotation file of the evaluated dataset.')
+        self._coco_eval = None
+        metrics = super().compute_metrics(results)
+        if self._coco_eval is None:  # format_only
+            return metrics
+        metrics.update(self._split_metrics([p for p, _ in results]))
+        self._coco_eval = None
+        return metrics
+
+    def _resolve_pairing(self, preds: list[dict]) -> str:
+        carried = [p.get('ann_id') is not None for p in preds]
+        if self.pairing == 'ann_id' and not all(carried):
+            raise ValueError(
+                "pairing='ann_id' needs every data sample to carry "
+                "'raw_ann_info' (top-down with ground-truth boxes); use "
+                "pairing='oks' or 'auto' with detected boxes.")
+        if self.pairing == 'auto':
+            return 'ann_id' if carried and all(carried) else 'oks'
+        return self.pairing
+
+    def _split_metrics(self, preds: list[dict]) -> dict[str, float]:
+        """Per-split AP/AR (reusing the OKS of the one COCOeval run), EPE
+        and A(s)."""
+        E = self._coco_eval
+        p = E.params
+        pairing = self._resolve_pairing(preds)
+        dt_ann = {}
+        if pairing == 'ann_id':
+            sample_ann = {pred['id']: pred['ann_id'] for pred in preds}
+            dt_ann = {i + 1: sample_ann[s]
+                      for i, s in enumerate(self._dt_sample_ids)}
+
+        gts = self.coco.loadAnns(self.coco.getAnnIds(
+            imgIds=p.imgIds, catIds=p.catIds if p.useCats else []))
+        levels = annotation_levels(gts, self.dataset_meta['num_keypoints'])
+        masks = split_masks(levels)
+        ann_ids = levels['ids']
+        member = np.stack([masks[s] for s in SPLIT_NAMES], 1)  # (N, S)
+        row_of = {int(a): i for i, a in enumerate(ann_ids)}
+
+        # Each split sees, per image, a subset of its ground truths and
+        # predictions; the matching of one subset is computed once (COCOeval's
+        # evaluateImg on the OKS of the single full evaluation) and shared by
+        # every split with the same subset, and a split that keeps a whole
+        # image reuses the full evaluation's result for it.
+        work = copy.copy(E)
+        work._gts, work._dts = defaultdict(list), defaultdict(list)
+        work.ious = {}
+        area_all, maxdet = p.areaRng[0], p.maxDets[-1]
+        full = {(ev['image_id'], ev['category_id']): ev
+                for ev in E.evalImgs
+                if ev is not None and list(ev['aRng']) == list(area_all)}
+        per_split = [{} for _ in SPLIT_NAMES]  # (img, cat) -> result
+        S = len(SPLIT_NAMES)
+        cat_ids = p.catIds if p.useCats else [-1]
+        for img in p.imgIds:
+            for cat in cat_ids:
+                key = (img, cat)
+                g_list, d_list = E._gts[key], E._dts[key]
+                if not g_list and not d_list:
+                    continue
+                order = np.argsort([-d[E.score_key] for d in d_list],
+                                   kind='mergesort')
+                d_sorted = [d_list[i] for i in order]
+                oks = self._full_oks(key, len(d_sorted), len(g_list))
+                gt_member = member[[row_of[g['id']] for g in g_list]]
+                col = {g['id']: j for j, g in enumerate(g_list)}
+                carried = np.array(
+                    [col.get(dt_ann.get(d['id']), -1) for d in d_sorted],
+                    np.int64)
+                assigned = assign_predictions(oks, gt_member.any(1),
+                                              carried)
+                ignored = np.array([bool(g['ignore']) for g in g_list],
+                                   bool).reshape(-1, 1)
+                g_keep = (gt_member | ignored).T  # (S, G)
+                # unassigned (-1) picks the appended all-True row
+                d_keep = np.vstack([gt_member, np.ones((1, S), bool)]
+                                   )[assigned].T  # (S, D)
+                ev = full.get(key) if len(d_sorted) <= maxdet else None
+                restrictable = self._restrictable(ev, g_list, g_keep,
+                                                  d_keep)
+                if ev is not None:  # ev orders ground truths ignored-last
+                    ev_cols = [col[i] for i in ev['gtIds']]
+                memo = {}
+                for s in np.flatnonzero(g_keep.any(1) | d_keep.any(1)):
+                    sig = g_keep[s].tobytes() + d_keep[s].tobytes()
+                    if sig in memo:
+                        pass
+                    elif restrictable[s]:
+                        memo[sig] = self._restrict(ev, g_keep[s, ev_cols],
+                                                   d_keep[s])
+                    else:
+                        memo[sig] = self._evaluate_subset(
+                            work, key, g_list, d_sorted, oks,
+                            np.flatnonzero(g_keep[s]),
+                            np.flatnonzero(d_keep[s]))
+                        if memo[sig] is not None:
+                            # accumulate() concatenates them: arrays are
+                            # much faster to concatenate than lists
+                            memo[sig]['dtScores'] = np.asarray(
+                                memo[sig]['dtScores'], np.float64)
+                    per_split[s][key] = memo[sig]
+
+        rows = {}
+        for s, name in enumerate(SPLIT_NAMES):
+            rows[name] = self._accumulate_split(per_split[s])
+            rows[name]['count'] = int(masks[name].sum())
+        rows['all'] = {'count': int((levels['combined'] >= 0).sum())}
+
+        pairs = self._pairs(pairing, preds)
+        self._add_pair_stats(rows, pairs, masks, ann_ids)
+        used = sorted({pr['heatmap_normalization'] for pr in preds
+                       if 'heatmap_normalization' in pr})
+        self._report(rows, pairing, used)
+        metrics = {}
+        for name, row in rows.items():
+            for k, v in row.items():
+                metrics[f'{name}/{k}'] = v
+        return metrics
+
+    def _full_oks(self, key, num_dt: int, num_gt: int) -> np.ndarray:
+        """OKS of all predictions (score order) x ground truths of one
+        image; COCOeval kept only the top ``maxDets`` rows, so recompute the
+        rare images with more predictions than that."""
+        E = self._coco_eval
+        if num_dt > E.params.maxDets[-1]:
+            maxdets = E.params.maxDets
+            E.params.maxDets = [*maxdets[:-1], num_dt]
+            try:
+                ious = E.computeOks(*key)
+            finally:
+                E.params.maxDets = maxdets
+        else:
+            ious = E.ious[key]
+        return np.asarray(ious, np.float64).reshape(num_dt, num_gt)
+
+    @staticmethod
+    def _restrictable(ev: dict | None, g_list: list, g_keep: np.ndarray,
+                      d_keep: np.ndarray) -> np.ndarray:
+        """For each split, whether COCO's greedy matching of the image
+        restricted to the kept ground truths (G) and predictions (D) is the
+        restriction of its full matching ``ev`` (area 'all', at most
+        ``maxDets`` predictions).
+
+        It is when, at every OKS threshold, each matched prediction is kept
+        exactly when its non-crowd match is: then every kept ground truth is
+        free at the same steps in both runs, and a kept prediction's best
+        free match, being kept, stays its best. Crowd regions (kept in every
+        split) absorb any number of predictions and never become taken.
+
+        Args:
+            ev (dict, optional): the full evaluation's ``evaluateImg`` result.
+            g_list (list): the image's ground truths (``_gts`` order).
+            g_keep (np.ndarray): bool, shape (S, G).
+            d_keep (np.ndarray): bool, predictions in score order, (S, D).
+
+        Returns:
+            np.ndarray: bool, shape (S,).
+        """
+        S = len(g_keep)
+        if ev is None:
+            return np.zeros(S, bool)
+        col = {g['id']: j for j, g in enumerate(g_list)}
+        crowd = np.array([bool(g['iscrowd']) for g in g_list] + [True])
+        # dt x threshold -> column of the matched ground truth; -1 (last,
+        # "crowd") when unmatched
+        match = np.array([col.get(i, -1) for i in ev['dtMatches'].ravel()],
+                         np.int64).reshape(ev['dtMatches'].shape)
+        g_ext = np.concatenate([g_keep, np.zeros((S, 1), bool)], 1)
+        same = g_ext[:, match] == d_keep[:, None, :]  # (S, T, D)
+        return (same | crowd[match][None]).all((1, 2))
+
+    @staticmethod
+    def _restrict(ev: dict, gk: np.ndarray, d_keep: np.ndarray) -> dict:
+        """``ev`` restricted to kept ground truths (``gk``, bool in the order
+        of ``ev['gtIds']``) and predictions (valid where
+        :meth:`_restrictable`): the ``evaluateImg`` result of the filtered
+        image, except that a crowd region's ``gtMatches`` may name a
+        prediction of another split (``accumulate`` does not read them)."""
+        out = dict(ev)
+        out.update(
+            dtIds=[i for i, k in zip(ev['dtIds'], d_keep) if k],
+            gtIds=[i for i, k in zip(ev['gtIds'], gk) if k],
+            dtMatches=ev['dtMatches'][:, d_keep],
+            gtMatches=ev['gtMatches'][:, gk],
+            dtScores=np.asarray(ev['dtScores'], np.float64)[d_keep],
+            gtIgnore=ev['gtIgnore'][gk],
+            dtIgnore=ev['dtIgnore'][:, d_keep])
+        return out
+
+    @staticmethod
+    def _evaluate_subset(work: COCOeval, key: tuple, g_list: list,
+                         d_sorted: list, oks: np.ndarray, g_keep: np.ndarray,
+                         d_keep: np.ndarray) -> dict | None:
+        """COCOeval's ``evaluateImg`` (area 'all') of one image restricted
+        to some ground truths and predictions, as if the files had been
+        filtered: the OKS rows of the kept predictions (top ``maxDets`` in
+        score order) and the kept columns."""
+        d_top = d_keep[:work.params.maxDets[-1]]
+        work._gts[key] = [g_list[j] for j in g_keep]
+        work._dts[key] = [d_sorted[i] for i in d_keep]
+        work.ious[key] = (oks[d_top][:, g_keep]
+                          if len(g_keep) and len(d_top) else [])
+        return work.evaluateImg(*key, work.params.areaRng[0],
+                                work.params.maxDets[-1])
+
+    def _accumulate_split(self, results: dict) -> dict[str, float]:
+        """COCOeval's ``accumulate`` over one split's per-image results and
+        COCO's summary numbers (area 'all')."""
+        E = copy.copy(self._coco_eval)
+        # shallow: accumulate() only reads params; imgIds and areaRng are
+        # replaced, not mutated
+        p = copy.copy(self._coco_eval.params)
+        p.areaRng, p.areaRngLbl = p.areaRng[:1], p.areaRngLbl[:1]
+        p.imgIds = sorted({k[0] for k in results})
+        E.params = p
+        cat_ids = p.catIds if p.useCats else [-1]
+        E.evalImgs = [results.get((img, cat)) for cat in cat_ids
+                      for img in p.imgIds]
+        E._paramsEval = copy.copy(p)
+        with contextlib.redirect_stdout(io.StringIO()):
+            E.accumulate()
+        return {'AP': _summary(E, True), 'AP .5': _summary(E, True, .5),
+                'AP .75': _summary(E, True, .75), 'AR': _summary(E, False)}
+
+    def _pairs(self, pairing: str, preds: list[dict]) -> dict[int, tuple]:
+        """ann id -> (predicted keypoints (K, 2), A(s) (K,) or None)."""
+        pairs = {}
+        if pairing == 'ann_id':
+            for pred in preds:
+                ann = pred.get('ann_id')
+                if ann is None or ann in pairs or not len(pred['keypoints']):
+                    continue
+                sums = pred.get('activation_sums', {}).get(ann)
+                pairs[ann] = (np.asarray(pred['keypoints'])[0, :, :2], sums)
+            return pairs
+        E = self._coco_eval
+        by_sample = {}
+        for pred in preds:
+            if not isinstance(pred['id'], (list, tuple)):
+                by_sample.setdefault(pred['id'], pred)
+        area_all = tuple(E.params.areaRng[0])
+        for ev in E.evalImgs:
+            if ev is None or tuple(ev['aRng']) != area_all:
+                continue
+            for gt_id, dt_id in zip(ev['gtIds'], ev['gtMatches'][0]):
+                if dt_id <= 0 or gt_id in pairs:
+                    continue
+                dt = E.cocoDt.anns[int(dt_id)]
+                kpts = np.reshape(dt['keypoints'], (-1, 3))[:, :2]
+                sample = by_sample.get(self._dt_sample_ids[int(dt_id) - 1],
+                                       {})
+                sums = sample.get('activation_sums', {}).get(gt_id)
+                pairs[gt_id] = (kpts, sums)
+        return pairs
+
+    def _add_pair_stats(self, rows: dict, pairs: dict, masks: dict,
+                        ann_ids: np.ndarray) -> None:
+        """EPE and A(s) per split, pooled over labelled keypoints."""
+        K = self.dataset_meta['num_keypoints']
+        index = {int(a): i for i, a in enumerate(ann_ids)}
+        n = len(ann_ids)
+        pred = np.zeros((n, K, 2))
+        gt = np.zeros((n, K, 3))
+        act = np.full((n, K), np.nan)
+        paired = np.zeros(n, bool)
+        in_any = np.any(list(masks.values()), axis=0)
+        for ann_id, (kpts, sums) in pairs.items():
+            i = index.get(int(ann_id))
+            if i is None or not in_any[i]:
+                continue
+            paired[i] = True
+            pred[i] = kpts
+            gt[i] = np.reshape(self.coco.anns[int(ann_id)]['keypoints'],
+                               (K, 3))
+            if sums is not None:
+                act[i] = sums
+        vis = gt[..., 2] > 0
+        err = np.linalg.norm(pred - gt[..., :2], axis=-1)
+        a_key = f'A({self.activation_s})'
+        has_act = bool(np.isfinite(act).any())
+        for name, row in rows.items():
+            sel = (masks.get(name, in_any)) & paired
+            v = vis & sel[:, None]
+            row['paired'] = int(sel.sum())
+            row['EPE'] = float(err[v].mean()) if v.any() else -1.0
+            if has_act:
+                a = act[v & np.isfinite(act)]
+                row[a_key] = float(a.mean()) if a.size else -1.0
+
+    def _report(self, rows: dict, pairing: str, normalizations: list) -> None:
+        """Log the per-split table and write ``split_results_file``."""
+        columns = ['count', 'AP', 'AP .5', 'AP .75', 'AR', 'paired', 'EPE',
+                   f'A({self.activation_s})']
+        columns = [c for c in columns if any(c in r for r in rows.values())]
+
+        def fmt(v):
+            return '-' if v is None else (
+                str(v) if isinstance(v, int) else f'{v:.3f}')
+
+        table = [['split', *columns]] + [
+            [name, *(fmt(row.get(c)) for c in columns)]
+            for name, row in rows.items()]
+        norm = ', '.join(normalizations) or 'n/a (no heatmaps)'
+        empty = [n for n, r in rows.items() if r['count'] == 0]
+        print_log(
+            'Difficulty splits (AP/AR: COCO OKS, -1 = empty split; EPE in '
+            f'image pixels, pairing: {pairing}; heatmap normalization: '
+            f'{norm})\n' + AsciiTable(table).table, 'current')
+        if empty:
+            print_log(f'Splits with no instance (AP = -1): {empty}',
+                      'current')
+        if self.split_results_file:
+            self._dump(rows, columns, pairing, normalizations)
+
+    def _dump(self, rows: dict, columns: list, pairing: str,
+              normalizations: list) -> None:
+        path = self.split_results_file
+        if path.endswith('.csv'):
+            with open(path, 'w', newline='') as f:
+                writer = csv.writer(f)
+                writer.writerow(['split', *columns])
+                for name, row in rows.items():
+                    writer.writerow([name, *(row.get(c, '') for c in columns)])
+        else:
+            with open(path, 'w') as f:
+                json.dump({'pairing': pairing,
+                               'heatmap_normalization': normalizations,
+                               'activation_s': self.activation_s,
+                               'splits': rows}, f, indent=2)
+        print_log(f'Per-split results written to {osp.abspath(path)}',
+                  'current')

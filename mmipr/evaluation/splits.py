@@ -1,0 +1,271 @@
+"""Difficulty splits of COCO keypoint instances (the paper's Sec. 3.3).
+
+Pure functions over COCO annotations (numpy only, no MMPose import): they
+give each ground-truth instance a level per factor and a combined level, and
+assign predictions to ground truths. :class:`DifficultySplitCocoMetric` uses
+them, and ``tools/dataset/split_counts.py`` prints a file's split counts.
+
+Levels are integer codes: ``EASY = 0``, ``MEDIUM = 1``, ``HARD = 2`` and
+``NO_SPLIT = -1`` for instances that belong to no split (crowd regions and
+instances with no labelled keypoint, which COCO's keypoint evaluation ignores).
+
+Factors (thresholds of ``/work/shared/design/paper-notes.md``):
+
+========== ================================== ========== ============ ==========
+factor     value                              hard       medium       easy
+========== ================================== ========== ============ ==========
+joints     labelled keypoints ``n`` (v > 0)   n <= 5     6 <= n <= 10 n >= 11
+occlusion  ``(v == 1) / (v > 0)``             > 0.5      0.1 .. 0.5   < 0.1
+size       ``max(w, h)`` of the box, image px < 64       64 .. 128    > 128
+========== ================================== ========== ============ ==========
+
+For ``K != 17`` keypoints the joints bounds 5 and 10 scale to
+``round(5 * K / 17)`` and ``round(10 * K / 17)``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+EASY, MEDIUM, HARD, NO_SPLIT = 0, 1, 2, -1
+LEVEL_NAMES = ('easy', 'medium', 'hard')
+
+#: split name of each (factor, level), in the order the metric reports them
+FACTOR_SPLITS: dict[str, tuple] = {
+    'joints': ('joints_many', 'joints_medium', 'joints_few'),
+    'occlusion': ('occlusion_low', 'occlusion_medium', 'occlusion_high'),
+    'size': ('size_large', 'size_medium', 'size_small'),
+    'combined': ('easy', 'medium', 'hard'),
+}
+#: union split of the paper's Table 1 ("e/m")
+EASY_MEDIUM = 'easy_medium'
+SPLIT_NAMES = (*FACTOR_SPLITS['combined'], EASY_MEDIUM,
+               *FACTOR_SPLITS['joints'], *FACTOR_SPLITS['occlusion'],
+               *FACTOR_SPLITS['size'])
+
+_JOINTS_BOUNDS_17 = (5, 10)
+_OCCLUSION_BOUNDS = (0.1, 0.5)
+_SIZE_BOUNDS = (64.0, 128.0)
+
+
+def joints_bounds(num_keypoints: int) -> tuple:
+    """Upper bounds of the hard and medium joints levels for K keypoints.
+
+    Args:
+        num_keypoints (int): K.
+
+    Returns:
+        tuple: ``(hard_max, medium_max)``; ``(5, 10)`` for K = 17.
+    """
+    return tuple(round(b * num_keypoints / 17)
+                 for b in _JOINTS_BOUNDS_17)
+
+
+def joints_level(visibility: np.ndarray) -> np.ndarray:
+    """Level of the number of labelled keypoints (``v > 0``).
+
+    Args:
+        visibility (np.ndarray): COCO visibility flags, shape (N, K).
+
+    Returns:
+        np.ndarray: int levels, shape (N,); NO_SPLIT where none is labelled.
+    """
+    hard_max, medium_max = joints_bounds(visibility.shape[-1])
+    n = (visibility > 0).sum(-1)
+    level = np.where(n <= hard_max, HARD,
+                     np.where(n <= medium_max, MEDIUM, EASY))
+    return np.where(n == 0, NO_SPLIT, level)
+
+
+def occlusion_level(visibility: np.ndarray) -> np.ndarray:
+    """Level of the occluded fraction ``(v == 1) / (v > 0)``.
+
+    Args:
+        visibility (np.ndarray): COCO visibility flags, shape (N, K).
+
+    Returns:
+        np.ndarray: int levels, shape (N,); NO_SPLIT where none is labelled.
+    """
+    labelled = (visibility > 0).sum(-1)
+    ratio = (visibility == 1).sum(-1) / np.maximum(labelled, 1)
+    low, high = _OCCLUSION_BOUNDS
+    level = np.where(ratio > high, HARD, np.where(ratio >= low, MEDIUM, EASY))
+    return np.where(labelled == 0, NO_SPLIT, level)
+
+
+def size_level(bboxes: np.ndarray) -> np.ndarray:
+    """Level of the instance size ``max(w, h)`` of its box in image pixels.
+
+    Args:
+        bboxes (np.ndarray): COCO boxes (x, y, w, h), shape (N, 4).
+
+    Returns:
+        np.ndarray: int levels, shape (N,).
+    """
+    size = np.max(np.asarray(bboxes, dtype=np.float64)[:, 2:4], axis=-1)
+    small, large = _SIZE_BOUNDS
+    return np.where(size < small, HARD, np.where(size <= large, MEDIUM, EASY))
+
+
+def combined_level(*levels: np.ndarray) -> np.ndarray:
+    """The combined easy/medium/hard level: the hardest of the factors.
+
+    Hard if any factor is hard, easy only if every factor is easy; NO_SPLIT
+    if any factor is NO_SPLIT.
+
+    Args:
+        *levels (np.ndarray): per-factor levels, each shape (N,).
+
+    Returns:
+        np.ndarray: int levels, shape (N,).
+    """
+    stacked = np.stack(levels)
+    return np.where((stacked == NO_SPLIT).any(0), NO_SPLIT, stacked.max(0))
+
+
+def instance_levels(keypoints: np.ndarray, bboxes: np.ndarray,
+                    iscrowd: np.ndarray | None = None
+                    ) -> dict[str, np.ndarray]:
+    """Levels of every factor and the combined level for N instances.
+
+    Crowd regions and instances with no labelled keypoint get NO_SPLIT in
+    every factor.
+
+    Args:
+        keypoints (np.ndarray): COCO keypoints (x, y, v), shape (N, K, 3) or
+            (N, 3K).
+        bboxes (np.ndarray): COCO boxes (x, y, w, h), shape (N, 4).
+        iscrowd (np.ndarray, optional): crowd flags, shape (N,).
+
+    Returns:
+        dict: ``{'joints', 'occlusion', 'size', 'combined'}`` -> int levels of
+        shape (N,).
+    """
+    n = len(keypoints)
+    vis = np.asarray(keypoints, dtype=np.float64).reshape(n, -1, 3)[..., 2]
+    bboxes = np.asarray(bboxes, dtype=np.float64).reshape(n, 4)
+    excluded = (vis > 0).sum(-1) == 0
+    if iscrowd is not None:
+        excluded |= np.asarray(iscrowd, dtype=bool)
+    levels = {'joints': joints_level(vis), 'occlusion': occlusion_level(vis),
+                  'size': size_level(bboxes)}
+    levels = {k: np.where(excluded, NO_SPLIT, v) for k, v in levels.items()}
+    levels['combined'] = combined_level(*levels.values())
+    return levels
+
+
+def annotation_levels(anns: Sequence[dict],
+                      num_keypoints: int | None = None
+                      ) -> dict[str, np.ndarray]:
+    """:func:`instance_levels` of COCO annotation dicts.
+
+    Args:
+        anns (Sequence[dict]): COCO annotations with ``keypoints``, ``bbox``
+            and optionally ``iscrowd`` (crowd regions may lack keypoints).
+        num_keypoints (int, optional): K; inferred from the annotations if
+            omitted.
+
+    Returns:
+        dict: the levels of :func:`instance_levels` plus ``'ids'``, the
+        annotation ids, shape (N,).
+    """
+    if num_keypoints is None:
+        num_keypoints = max((len(a.get('keypoints') or ()) // 3
+                             for a in anns), default=0)
+    kpts = np.zeros((len(anns), num_keypoints, 3))
+    for i, a in enumerate(anns):
+        if a.get('keypoints'):
+            if len(a['keypoints']) != 3 * num_keypoints:
+                raise ValueError(
+                    f'annotation {a.get("id")} has {len(a["keypoints"])} '
+                    f'keypoint values, expected 3 * {num_keypoints}: pass '
+                    'the dataset\'s number of keypoints')
+            kpts[i] = np.reshape(a['keypoints'], (num_keypoints, 3))
+    bboxes = np.array([a['bbox'] for a in anns],
+                      dtype=np.float64).reshape(-1, 4)
+    iscrowd = np.array([a.get('iscrowd', 0) for a in anns], dtype=bool)
+    levels = instance_levels(kpts, bboxes, iscrowd)
+    levels['ids'] = np.array([a['id'] for a in anns], dtype=np.int64)
+    return levels
+
+
+def split_masks(levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Membership of each instance in each named split.
+
+    Args:
+        levels (dict): output of :func:`instance_levels`.
+
+    Returns:
+        dict: split name (:data:`SPLIT_NAMES`) -> bool mask of shape (N,).
+    """
+    masks = {}
+    for factor, names in FACTOR_SPLITS.items():
+        for level, name in enumerate(names):
+            masks[name] = levels[factor] == level
+    masks[EASY_MEDIUM] = masks['easy'] | masks['medium']
+    return {name: masks[name] for name in SPLIT_NAMES}
+
+
+def split_counts(anns: Sequence[dict],
+                 num_keypoints: int | None = None) -> dict[str, int]:
+    """Number of instances in each split, plus ``'all'`` (instances in any).
+
+    Args:
+        anns (Sequence[dict]): COCO annotations.
+        num_keypoints (int, optional): K.
+
+    Returns:
+        dict: split name -> count, and ``'all'``.
+    """
+    levels = annotation_levels(anns, num_keypoints)
+    counts = {k: int(v.sum()) for k, v in split_masks(levels).items()}
+    counts['all'] = int((levels['combined'] != NO_SPLIT).sum())
+    return counts
+
+
+def assign_predictions(oks: np.ndarray, candidates: np.ndarray,
+                       carried: np.ndarray | None = None) -> np.ndarray:
+    """Assign each prediction of one image to the ground truth it was made for.
+
+    The rule (paper-notes "Difficulty splits"):
+
+    - a prediction that carries the ground truth it was made for (top-down
+      with ground-truth boxes: its annotation id) is assigned to it;
+    - otherwise (detected boxes) to the candidate ground truth of highest OKS
+      in its image (first on ties);
+    - to none (-1) when that highest OKS is 0, when the image has no
+      candidate, or when the carried ground truth is not a candidate. A
+      prediction assigned to none is a false positive in every split.
+
+    Candidates are the ground truths that belong to a split (not crowd, at
+    least one labelled keypoint): OKS against an unlabelled instance is
+    measured to its box, not to keypoints, and must not attract predictions.
+
+    Args:
+        oks (np.ndarray): OKS of predictions x ground truths, shape (D, G).
+        candidates (np.ndarray): bool, ground truths that may be assigned,
+            shape (G,).
+        carried (np.ndarray, optional): column index of the ground truth each
+            prediction was made for, -1 if unknown, shape (D,).
+
+    Returns:
+        np.ndarray: column index of the assigned ground truth or -1, shape
+        (D,).
+    """
+    oks = np.asarray(oks, dtype=np.float64)
+    candidates = np.asarray(candidates, dtype=bool)
+    if oks.ndim != 2 or oks.shape[1] != len(candidates):
+        raise ValueError(f'oks must have shape (D, {len(candidates)}), got '
+                         f'{oks.shape}')
+    masked = np.where(candidates[None], oks, 0.0)
+    best = masked.argmax(1) if masked.shape[1] else np.zeros(len(oks), int)
+    has = masked.max(1, initial=0.0) > 0
+    assigned = np.where(has, best, -1)
+    if carried is not None:
+        carried = np.asarray(carried, dtype=np.int64)
+        known = carried >= 0
+        ok = np.zeros_like(known)
+        ok[known] = candidates[carried[known]]
+        assigned = np.where(known, np.where(ok, carried, -1), assigned)
+    return assigned
