@@ -131,10 +131,12 @@ def load_mmengine_checkpoints_with_pickle() -> bool:
     MMEngine's ``HistoryBuffer`` (``message_hub``), which the weights-only
     unpickler refuses (allowing them would need ``getattr`` in its allowlist,
     i.e. arbitrary attribute access). So ``--resume``, ``load_from`` and
-    ``tools/test.py`` fail. This restores MMEngine's designed behaviour for
-    local files - the checkpoints a user points a config or tool at - by
-    re-registering its local loader with ``weights_only=False``. Remote
-    checkpoints (``http://``, ``torchvision://``) keep PyTorch's default.
+    ``tools/test.py`` fail (open-mmlab/mmengine#1655, open in 0.10.7). This
+    restores MMEngine's designed behaviour for local files - the checkpoints
+    a user points a config or tool at - by re-registering its local loader
+    with ``weights_only=False``. Remote
+    checkpoints (``http://``, ``torchvision://``) keep PyTorch's default. As
+    with any pickle, load only checkpoints from a source you trust.
 
     Returns:
         bool: True if the loader was replaced (PyTorch >= 2.6).

@@ -7,14 +7,18 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, data_options
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 from mmpose.registry import MODELS
 
-from conftest import REPO, data_options
-from mmipr.engine import (check_amp_device, check_annotation_files,
-                          check_checkpoint_matches, check_data_paths)
+from mmipr.engine import (
+    check_amp_device,
+    check_annotation_files,
+    check_checkpoint_matches,
+    check_data_paths,
+)
 
 DETECTION = osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_detection.py')
 INTEGRAL = osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_integral_kl2.py')

@@ -4,10 +4,9 @@ import os.path as osp
 import re
 
 import pytest
+from conftest import REPO
 from mmengine.config import Config
 from mmpose.registry import MODELS, TRANSFORMS
-
-from conftest import REPO
 
 COCO_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'sbl_r50_*.py')))
 SYNTHETIC_CONFIGS = sorted(

@@ -1,16 +1,21 @@
 """mmipr.heatmap integral math against the paper's equations and MMPose."""
-import mmipr  # noqa: F401  (makes mmpose importable)
 import numpy as np
 import pytest
 import torch
-from mmpose.codecs.utils.gaussian_heatmap import \
-    generate_unbiased_gaussian_heatmaps
+from mmpose.codecs.utils.gaussian_heatmap import generate_unbiased_gaussian_heatmaps
 from mmpose.models.heads import IntegralRegressionHead
 
-from mmipr.heatmap import (debias, expectation, flat_log_softmax,
-                           flat_softmax, gaussian_heatmaps,
-                           gaussian_kl_divergence, integral_l1_grad,
-                           log_gaussian_heatmaps)
+import mmipr  # noqa: F401  (makes mmpose importable)
+from mmipr.heatmap import (
+    debias,
+    expectation,
+    flat_log_softmax,
+    flat_softmax,
+    gaussian_heatmaps,
+    gaussian_kl_divergence,
+    integral_l1_grad,
+    log_gaussian_heatmaps,
+)
 
 
 def _logits(B=2, K=3, H=8, W=6, scale=3.0, dtype=torch.float64, seed=0):

@@ -3,7 +3,6 @@ scores, flip test, and drop-in use in MMPose's own configs."""
 import copy
 import os.path as osp
 
-import mmipr  # noqa: F401  (registers IntegralHead, KLPriorLoss)
 import mmpose
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from mmpose.models.heads import IntegralRegressionHead
 from mmpose.registry import MODELS
 from mmpose.testing import get_packed_inputs
 
+import mmipr  # noqa: F401  (registers IntegralHead, KLPriorLoss)
 from mmipr.models.heads import IntegralHead
 
 CFG_DIR = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs',

@@ -1,11 +1,11 @@
 """KLPriorLoss against torch's kl_div and its intended effect on heatmaps."""
-import mmipr  # noqa: F401  (registers KLPriorLoss)
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from mmpose.registry import MODELS
 
+import mmipr  # noqa: F401  (registers KLPriorLoss)
 from mmipr.heatmap.stats import activation_sum
 
 

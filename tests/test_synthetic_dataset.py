@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 import mmipr  # noqa: F401  (makes MMPose importable before anything else)
-from mmipr.datasets import (DETECTION_FILE, difficulty_counts,
-                            generate_synthetic_coco, render_image)
+from mmipr.datasets import DETECTION_FILE, difficulty_counts, generate_synthetic_coco, render_image
 
 SEED = 0
 NUM_VAL = 50

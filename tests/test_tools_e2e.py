@@ -20,7 +20,6 @@ import time
 
 import pytest
 import torch
-
 from conftest import REPO, cli_options, data_options
 
 pytestmark = pytest.mark.slow

@@ -21,8 +21,12 @@ from tqdm import tqdm  # noqa: E402
 
 import mmipr  # noqa: E402,F401  (makes MMPose importable, registers mmipr)
 from mmipr.datasets import generate_synthetic_coco  # noqa: E402
-from mmipr.study import RunSpec, run, synthetic_data_options  # noqa: E402
-from mmipr.study import report  # noqa: E402
+from mmipr.study import (  # noqa: E402
+    RunSpec,
+    report,  # noqa: E402
+    run,
+    synthetic_data_options,
+)
 from mmipr.study.runs import build_config, iterations_per_run  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -73,9 +77,9 @@ def main() -> None:
     print(report.split_counts_line(results))
     print('AP: COCO OKS AP on ground-truth boxes; EPE: mean end-point error '
           '(px, original image) over labelled keypoints; A(2): heatmap mass '
-          'within 2 heatmap px of the ground truth (detection heatmaps '
-          'softmax-normalised, as the paper\'s footnote 2); train s: time in '
-          'training iterations.')
+          'within 2 heatmap px of the ground truth (each heatmap\'s positive '
+          'part divided by its sum; integral heatmaps are already '
+          'normalised); train s: time in training iterations.')
     figures = [
         report.plot_curves(results, osp.join(args.work_dir, 'curves.png')),
         report.plot_difficulty_bars(

@@ -17,8 +17,12 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmipr  # noqa: F401,E402  (registers mmipr, makes MMPose importable)
 from mmipr.engine import (  # noqa: E402
-    check_amp_device, check_annotation_files, check_checkpoint_matches,
-    check_data_paths, setup_cpu_distributed)
+    check_amp_device,
+    check_annotation_files,
+    check_checkpoint_matches,
+    check_data_paths,
+    setup_cpu_distributed,
+)
 from mmipr.engine.mmpose_tools import load_mmpose_tool  # noqa: E402
 
 mmpose_train = load_mmpose_tool('train')

@@ -2,9 +2,14 @@
 
 This subpackage imports no MMPose module (only numpy, OpenCV and tqdm).
 """
-from .synthetic_coco import (DETECTION_FILE, difficulty_counts,
-                             format_difficulty_table, generate_synthetic_coco,
-                             render_image, write_split)
+from .synthetic_coco import (
+                             DETECTION_FILE,
+                             difficulty_counts,
+                             format_difficulty_table,
+                             generate_synthetic_coco,
+                             render_image,
+                             write_split,
+)
 from .synthetic_scene import SceneConfig, SceneImage, difficulty_levels
 
 __all__ = [

@@ -2,8 +2,7 @@
 from .checkpoint import check_checkpoint_matches
 from .distributed import DeviceAwareDistributedDataParallel, setup_cpu_distributed
 from .hooks import HeatmapSnapshotHook, PriorGradientRatioHook
-from .preflight import (check_amp_device, check_annotation_files,
-                        check_data_paths)
+from .preflight import check_amp_device, check_annotation_files, check_data_paths
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'HeatmapSnapshotHook',

@@ -1,40 +1,12 @@
-"""Checkpoints: MMEngine's local loading under torch>=2.6, and failing fast
-when a checkpoint does not fit the model a config builds."""
-from __future__ import annotations
+"""Fail fast when a checkpoint does not fit the model a config builds.
 
-import os.path as osp
+(Loading MMEngine checkpoints under torch >= 2.6 is fixed in
+:func:`mmipr.compat.load_mmengine_checkpoints_with_pickle`.)"""
+from __future__ import annotations
 
 import torch
 from mmengine.model import is_model_wrapper
-from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
-
-
-def load_local_checkpoint(filename: str, map_location=None) -> dict:
-    """MMEngine's loader of local checkpoints (``load_from_local``), loading
-    the whole pickle as MMEngine expects.
-
-    torch 2.6 made ``torch.load`` default to ``weights_only=True``, which
-    MMEngine 0.10.7 does not override (open-mmlab/mmengine#1655): every
-    checkpoint MMEngine writes holds numpy arrays (``meta.dataset_meta``) and
-    ``HistoryBuffer`` objects (``message_hub``), so ``--resume``,
-    ``load_from`` and testing fail with "Weights only load failed". As with
-    any pickle, load only checkpoints from a source you trust.
-
-    Args:
-        filename (str): local path (``~`` is expanded).
-        map_location: as in :func:`torch.load`.
-
-    Returns:
-        dict: the checkpoint.
-    """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
-
-
-CheckpointLoader.register_scheme(
-    prefixes='', loader=load_local_checkpoint, force=True)
+from mmengine.runner.checkpoint import _load_checkpoint
 
 
 def check_checkpoint_matches(model: torch.nn.Module, checkpoint: str) -> None:

@@ -6,8 +6,7 @@ import os.path as osp
 from typing import List
 
 from mmengine.config import Config
-from mmengine.device import (is_cuda_available, is_mlu_available,
-                             is_musa_available, is_npu_available)
+from mmengine.device import is_cuda_available, is_mlu_available, is_musa_available, is_npu_available
 from mmengine.optim import AmpOptimWrapper
 
 

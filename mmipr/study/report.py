@@ -152,7 +152,7 @@ def pick_instances(ann_file: str, num_keypoints: int = 17) -> dict:
     """
     from mmengine.fileio import load
 
-    from mmipr.evaluation.splits import (EASY, HARD, annotation_levels)
+    from mmipr.evaluation.splits import EASY, HARD, annotation_levels
     anns = load(ann_file)['annotations']
     levels = annotation_levels(anns, num_keypoints)['combined']
     picked = {}

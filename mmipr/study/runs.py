@@ -10,6 +10,7 @@ study resumes where it stopped.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -139,6 +140,10 @@ def build_config(spec: RunSpec, work_dir: str) -> Config:
             scheduler.end = spec.epochs
             scheduler.milestones = [drop]
     cfg.model.test_cfg.output_heatmaps = True
+    # One normalisation for both heads' A(2): the positive part over its sum
+    # is the identity on integral heatmaps; footnote 2's softmax (beta 1)
+    # flattens detection heatmaps (values in [0, 1]) to near-uniform maps.
+    cfg.val_evaluator.heatmap_normalization = 'sum'
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=spec.epochs, max_keep_ckpts=1)
     cfg.default_hooks.logger.interval = 10
@@ -205,7 +210,10 @@ def run(spec: RunSpec, data_root: str, work_root: str,
     hook = StudyProgressHook(progress, label=spec.run_id)
     runner.register_hook(hook)
     tic = time.perf_counter()
-    runner.train()
+    # COCOeval prints its summaries; keep them in the run's dir, off the bar.
+    with open(osp.join(work_dir, 'stdout.log'), 'a') as log, \
+            contextlib.redirect_stdout(log):
+        runner.train()
     result = dict(
         asdict(spec),
         run_id=spec.run_id,

@@ -28,10 +28,11 @@ import torch
 sys.path.insert(0, osp.dirname(__file__))
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..'))
 
-import mmipr  # noqa: E402,F401  (first: makes mmpose importable, registers)
-from mmipr.heatmap.decode import decode_argmax  # noqa: E402
 from mmpose.registry import MODELS  # noqa: E402
 from report import write_section  # noqa: E402
+
+import mmipr  # noqa: E402,F401  (first: makes mmpose importable, registers)
+from mmipr.heatmap.decode import decode_argmax  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

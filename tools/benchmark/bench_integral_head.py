@@ -28,11 +28,12 @@ import torch
 sys.path.insert(0, osp.dirname(__file__))
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..'))
 
-import mmipr  # noqa: E402,F401
+from mmengine.structures import InstanceData  # noqa: E402
 from mmpose.registry import MODELS  # noqa: E402
 from mmpose.structures import PoseDataSample  # noqa: E402
-from mmengine.structures import InstanceData  # noqa: E402
 from report import write_section  # noqa: E402
+
+import mmipr  # noqa: E402,F401
 
 K = 17
 INPUT_SIZE = (192, 256)  # (w, h)

@@ -17,8 +17,7 @@ import time
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
-from mmipr.datasets import (SceneConfig, format_difficulty_table,  # noqa: E402
-                            generate_synthetic_coco)
+from mmipr.datasets import SceneConfig, format_difficulty_table, generate_synthetic_coco  # noqa: E402
 
 
 def parse_args(argv=None):
