@@ -46,7 +46,7 @@ def parse_args() -> argparse.Namespace:
                         help='train images to generate')
     parser.add_argument('--num-val', type=int, default=200,
                         help='val images to generate')
-    parser.add_argument('--epochs', type=int, default=8)
+    parser.add_argument('--epochs', type=int, default=5)
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
 

@@ -11,7 +11,7 @@ runs with the demo's settings are shared with ``tools/demo.py``). Runs start in
 priority order and none starts once ``--budget`` minutes have passed; those not
 run are listed in the document.
 
-    python tools/reproduce.py [--budget 110] [--seeds 2] [--epochs 8]
+    python tools/reproduce.py [--budget 110] [--seeds 2] [--epochs 5]
 """
 import argparse
 import json
@@ -65,7 +65,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--doc', default='docs/reproduction.md')
     parser.add_argument('--num-train', type=int, default=1500)
     parser.add_argument('--num-val', type=int, default=200)
-    parser.add_argument('--epochs', type=int, default=8)
+    parser.add_argument('--epochs', type=int, default=5)
     parser.add_argument('--seeds', type=int, default=2,
                         help='seeds of detection, integral, integral_kl2')
     parser.add_argument('--budget', type=float, default=110,

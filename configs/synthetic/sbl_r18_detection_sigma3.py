@@ -12,8 +12,9 @@ train_dataloader = dict(
         dict(type='LoadImage'),
         dict(type='GetBBoxCenterScale'),
         dict(type='RandomFlip', direction='horizontal'),
-        dict(type='RandomHalfBody'),
-        dict(type='RandomBBoxTransform'),
+        dict(
+            type='RandomBBoxTransform', rotate_factor=30,
+            scale_factor=(0.75, 1.25)),
         dict(type='TopdownAffine', input_size=codec['input_size']),
         dict(type='GenerateTarget', encoder=codec),
         dict(type='PackPoseInputs')

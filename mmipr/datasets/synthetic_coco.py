@@ -13,6 +13,7 @@ of worker processes or on the order they finish in.
 import json
 import os
 import os.path as osp
+from dataclasses import replace
 from functools import partial
 from multiprocessing import Pool
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -29,6 +30,9 @@ _DET_STREAM = 7  # separate random stream for the detection results
 DETECTION_FILE = 'person_detection_results/synthetic_val2017_detections_person.json'
 LEVELS = ('hard', 'medium', 'easy')
 FACTORS = ('joints', 'occlusion', 'size')
+#: train split defaults: mostly easy instances and less clutter (COCO-like)
+TRAIN_LEVEL_PROBS = (0.1, 0.3, 0.6)
+TRAIN_CLUTTER = (3, 10)
 
 
 def image_rng(seed: int, split: str, index: int,
@@ -255,11 +259,17 @@ def generate_synthetic_coco(out_dir: str, num_train: int = 800,
                             num_val: int = 200, seed: int = 0,
                             workers: int = 2, progress: bool = True,
                             cfg: Optional[SceneConfig] = None,
-                            jpeg_quality: int = 90) -> Dict[str, dict]:
+                            jpeg_quality: int = 90,
+                            train_cfg: Optional[SceneConfig] = None
+                            ) -> Dict[str, dict]:
     """Generate the train and val splits of a synthetic COCO-keypoints set.
 
     Same arguments, same bytes (annotation files and images), whatever
-    ``workers`` is.
+    ``workers`` is. The val split balances the difficulty levels (``cfg``)
+    so that every split of the paper's analysis is well populated; the train
+    split is skewed easy and less cluttered by default (``train_cfg``), like
+    COCO, where most instances are easy: a small model trained from scratch
+    for minutes learns from it, and is then evaluated on every difficulty.
 
     Args:
         out_dir (str): dataset root (created if missing).
@@ -271,10 +281,17 @@ def generate_synthetic_coco(out_dir: str, num_train: int = 800,
         cfg (SceneConfig, optional): generator knobs (image sizes, people
             per image, difficulty level probabilities, clutter).
         jpeg_quality (int): JPEG quality.
+        train_cfg (SceneConfig, optional): knobs of the train split.
+            Default: ``cfg`` with level probabilities (hard, medium, easy) =
+            ``TRAIN_LEVEL_PROBS`` and clutter ``TRAIN_CLUTTER``.
 
     Returns:
         dict: split -> counts, as :func:`write_split` returns.
     """
+    cfg = cfg or SceneConfig()
+    train_cfg = train_cfg or replace(cfg, level_probs=TRAIN_LEVEL_PROBS,
+                                     clutter=TRAIN_CLUTTER)
     return {split: write_split(out_dir, split, n, seed, workers, progress,
-                               cfg, jpeg_quality)
-            for split, n in (('train', num_train), ('val', num_val))}
+                               split_cfg, jpeg_quality)
+            for split, n, split_cfg in (('train', num_train, train_cfg),
+                                        ('val', num_val, cfg))}
