@@ -166,8 +166,12 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
     lines = [
         '# Reproduction on the synthetic dataset',
         '',
-        f'Produced by `{command}` at commit {commit()} in {minutes:.0f} '
-        'minutes on a 2-core CPU machine. Every number below is read from '
+        f'Produced by `{command}` at commit {commit()} on a 2-core CPU '
+        f'machine: this invocation took {minutes:.0f} minutes and reused '
+        f'{sum(r.get("reused", False) for r in results)} of its '
+        f'{len(results)} runs, finished by earlier invocations (or '
+        '`tools/demo.py`) with identical settings, each trained from the '
+        'same code as this commit\'s. Every number below is read from '
         'that run (`work_dirs/demo/*/result.json`, '
         '`*/heatmap_stats/heatmap_stats.json`); re-running the command '
         'reproduces it within the seed spread.',

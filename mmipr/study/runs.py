@@ -188,8 +188,8 @@ def run(spec: RunSpec, data_root: str, work_root: str,
 
     Returns:
         dict: ``name``, ``seed``, ``config``, ``work_dir``, ``checkpoint``,
-        ``train_seconds``, ``epoch_losses``, ``val_metrics`` (per epoch)
-        and ``metrics`` (the last epoch's).
+        ``train_seconds``, ``epoch_losses``, ``val_metrics`` (per epoch),
+        ``metrics`` (the last epoch's) and, for a reused run, ``reused``.
     """
     work_dir = osp.join(work_root, spec.run_id)
     cfg = build_config(spec, work_dir)
@@ -203,7 +203,7 @@ def run(spec: RunSpec, data_root: str, work_root: str,
                 cached['checkpoint']):
             if progress is not None:
                 progress.update(cached['iterations'])
-            return cached
+            return dict(cached, reused=True)
     os.makedirs(work_dir, exist_ok=True)
     cfg.dump(osp.join(work_dir, osp.basename(spec.config)))
     runner = _build_runner(cfg)
