@@ -20,6 +20,7 @@ from terminaltables import AsciiTable
 from xtcocotools.cocoeval import COCOeval
 
 from mmipr.heatmap.stats import activation_sum
+from mmipr.heatmap.stats import normalize_heatmaps as normalize_with
 
 from ..splits import SPLIT_NAMES, annotation_levels, assign_predictions, split_masks
 
@@ -49,15 +50,11 @@ def normalize_heatmaps(heatmaps: torch.Tensor, mode: str = 'auto',
     """
     heatmaps = heatmaps.float()
     B = heatmaps.shape[0]
-    if mode == 'sum':
-        pos = heatmaps.clamp(min=0)
-        return pos / pos.sum((-2, -1), keepdim=True).clamp(min=1e-12), \
-            [mode] * B
     if mode == 'none':
         return heatmaps, [mode] * B
-    soft = (beta * heatmaps).flatten(-2).softmax(-1).view_as(heatmaps)
-    if mode == 'softmax':
-        return soft, [mode] * B
+    if mode in ('softmax', 'sum'):
+        return normalize_with(heatmaps, mode, beta), [mode] * B
+    soft = normalize_with(heatmaps, 'softmax', beta)
     normalised = ((heatmaps >= 0).flatten(1).all(1)
                   & ((heatmaps.sum((-2, -1)) - 1).abs() < 1e-3).all(1))
     out = torch.where(normalised[:, None, None, None], heatmaps, soft)
