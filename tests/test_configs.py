@@ -106,3 +106,21 @@ def test_synthetic_config_cannot_drift_from_coco(path):
         == {k: v for k, v in head.decoder.items() if k != '_scope_'}
     assert cfg.val_evaluator.type == 'DifficultySplitCocoMetric'
     MODELS.build(cfg.model)
+
+
+def test_learnability_config_is_the_synthetic_detection_with_sigma_2():
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'synthetic', 'learnability_r18_detection.py'))
+    base = Config.fromfile(
+        osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_detection.py'))
+    head = cfg.model.head
+    assert head.type == 'ArgmaxHead' and head.decoder.sigma == 2
+    assert cfg.model.backbone == base.model.backbone
+    targets = [t for t in cfg.train_dataloader.dataset.pipeline
+               if t.type == 'GenerateTarget']
+    assert {k: v for k, v in targets[0].encoder.items() if k != '_scope_'} \
+        == {k: v for k, v in head.decoder.items() if k != '_scope_'}
+    assert cfg.val_dataloader.dataset.bbox_file is None
+    assert cfg.val_evaluator.ann_file.startswith(cfg.data_root)
+    assert cfg.train_cfg.max_epochs == 8
+    MODELS.build(cfg.model)

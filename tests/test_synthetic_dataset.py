@@ -311,3 +311,15 @@ def test_thousand_images_within_a_minute(tmp_path):
     elapsed = time.time() - t0
     assert stats['train']['images'] + stats['val']['images'] == 1000
     assert elapsed < 60, f'{elapsed:.1f} s'
+
+
+def test_shared_level_prob_couples_the_factors():
+    from mmipr.datasets.synthetic_scene import SceneConfig
+    coupled = [render_image(SEED, 'val', i, SceneConfig(shared_level_prob=1.0)).targets
+               for i in range(12)]
+    for targets in coupled:
+        assert (targets == targets[:, :1]).all()
+    independent = np.concatenate([
+        render_image(SEED, 'val', i, SceneConfig(shared_level_prob=0.0)).targets
+        for i in range(12)])
+    assert (independent != independent[:, :1]).any(1).mean() > 0.3

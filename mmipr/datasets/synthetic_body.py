@@ -179,8 +179,22 @@ def _person_colours(rng: np.random.Generator) -> dict:
                      [rng.integers(180), rng.integers(0, 200),
                       rng.integers(30, 200)]]])
     shirt, trousers = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0].astype(float)
+    # Below the elbow and the knee the colour always changes (bare skin,
+    # cuffs, socks or boots), as clothes usually make it: elbows and knees
+    # are then edges a small model can find, not points inside a capsule.
+    cuff = skin if rng.random() < 0.5 else _contrast(shirt)
+    r = rng.random()
+    shin = skin if r < 0.35 else (_contrast(trousers) if r < 0.7
+                                  else rng.uniform(10, 250, 3))
     return dict(skin=skin, hair=hairs[rng.integers(len(hairs))], shirt=shirt,
-                trousers=trousers, shoe=rng.uniform(10, 90, 3))
+                trousers=trousers, shoe=rng.uniform(10, 90, 3), cuff=cuff,
+                shin=shin)
+
+
+def _contrast(colour: np.ndarray) -> np.ndarray:
+    """A tone of ``colour`` clearly lighter or darker than it."""
+    return np.clip(colour * 0.45 if colour.mean() > 110 else colour * 0.5 + 110,
+                   0, 255)
 
 
 def sample_body(rng: np.random.Generator) -> Body:
@@ -263,12 +277,11 @@ def sample_body(rng: np.random.Generator) -> Body:
     for name in ('left', 'right'):
         for seg, a, b, cname in (
                 ('thigh', 'hip', 'knee', 'trousers'),
-                ('shin', 'knee', 'ankle', 'trousers'),
+                ('shin', 'knee', 'ankle', 'shin'),
                 ('upper_arm', 'shoulder', 'elbow', 'shirt'),
-                ('forearm', 'elbow', 'wrist',
-                 'skin' if rng.random() < 0.5 else 'shirt')):
+                ('forearm', 'elbow', 'wrist', 'cuff')):
             (pa, za), (pb, zb) = p2(f'{name}_{a}'), p2(f'{name}_{b}')
-            z = (za + zb) / 2 + (0.01 if cname != 'trousers' else 0)
+            z = (za + zb) / 2 + (0.01 if seg in ('upper_arm', 'forearm') else 0)
             parts.append(Part('capsule', np.stack([pa, pb]), _RADII[seg],
                               _shade(col[cname], depth_shade(z)), z))
         pw, zw = p2(f'{name}_wrist')

@@ -41,14 +41,22 @@ class SceneConfig:
         min_size (int): smallest image side, pixels.
         max_size (int): largest image side, pixels.
         max_people (int): people per image are 1..max_people.
-        level_probs (tuple): probability of (hard, medium, easy) per factor.
+        level_probs (tuple): probability of (hard, medium, easy) per factor;
+            the default leans easy, as COCO does, while every level keeps
+            over 20 % of the val instances.
         clutter (tuple): (min, max) number of background clutter shapes.
+        shared_level_prob (float): probability that a person's three factors
+            get one common level (a small person is then also mostly
+            occluded and cut by the border, as in COCO); otherwise each
+            factor draws its own. Either way each factor's levels keep the
+            probabilities ``level_probs``.
     """
     min_size: int = 256
     max_size: int = 640
     max_people: int = 4
-    level_probs: Tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+    level_probs: Tuple[float, float, float] = (0.25, 0.3, 0.45)
     clutter: Tuple[int, int] = (6, 18)
+    shared_level_prob: float = 0.8
 
 
 @dataclass
@@ -324,6 +332,8 @@ def render_scene(rng: np.random.Generator,
 
     n_people = int(rng.integers(1, cfg.max_people + 1))
     targets = rng.choice(3, (n_people, 3), p=cfg.level_probs)
+    shared = rng.random(n_people) < cfg.shared_level_prob
+    targets[shared] = targets[shared, :1]
     bodies = []
     for t in targets:
         body = sample_body(rng)

@@ -239,11 +239,15 @@ def _blur_around(heatmaps: Tensor, x: Tensor, y: Tensor, kernel: Tensor,
     patch = heatmaps.flatten(-2).gather(-1, idx.flatten(-2)).view(idx.shape)
     inside = (xs >= 0) & (xs < W) & (ys >= 0) & (ys < H)
     patch = torch.where(inside, patch, 0)
-    side = 2 * reach + 1
-    band = _band(kernel.to(heatmaps), len(d), side, 0)
-    blurred = band.T @ patch @ band  # (B, K, side, side)
-    pick = [(dy + reach) * side + dx + reach for dx, dy in offsets]
-    return blurred.flatten(-2)[..., pick]
+    # The blur at each offset is one weighted sum over the patch, so all of
+    # them are a single (B*K, n_patch) x (n_patch, n) matrix product.
+    g = kernel.to(heatmaps)
+    weights = torch.zeros(len(offsets), len(d), len(d), dtype=g.dtype,
+                          device=g.device)
+    outer = g[:, None] * g[None]
+    for i, (dx, dy) in enumerate(offsets):
+        weights[i, reach + dy:reach + dy + k, reach + dx:reach + dx + k] = outer
+    return patch.flatten(-2) @ weights.flatten(-2).T
 
 
 def refine_keypoints_dark(keypoints: Tensor, heatmaps: Tensor,
