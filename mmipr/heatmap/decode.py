@@ -233,12 +233,16 @@ def _blur_around(heatmaps: Tensor, x: Tensor, y: Tensor, kernel: Tensor,
     k = kernel.numel()
     reach = max(abs(v) for offset in offsets for v in offset)
     d = torch.arange(-reach - k // 2, reach + k // 2 + 1, device=x.device)
-    xs = x[..., None, None] + d
-    ys = y[..., None, None] + d[:, None]
-    idx = ys.clamp(0, H - 1) * W + xs.clamp(0, W - 1)
+    # Rows and columns separately (n each), combined once (n x n).
+    xs, ys = x[..., None] + d, y[..., None] + d
+    idx = (ys.clamp(0, H - 1) * W)[..., :, None] + xs.clamp(0, W - 1)[..., None, :]
     patch = heatmaps.flatten(-2).gather(-1, idx.flatten(-2)).view(idx.shape)
-    inside = (xs >= 0) & (xs < W) & (ys >= 0) & (ys < H)
-    patch = torch.where(inside, patch, 0)
+    # Zero padding, only where the window leaves the map.
+    border = (xs[..., 0] < 0) | (xs[..., -1] >= W) | (ys[..., 0] < 0) | (ys[..., -1] >= H)
+    if border.any():
+        inside = (((ys[border] >= 0) & (ys[border] < H))[:, :, None]
+                  & ((xs[border] >= 0) & (xs[border] < W))[:, None, :])
+        patch[border] = torch.where(inside, patch[border], 0)
     # The blur at each offset is one weighted sum over the patch, so all of
     # them are a single (B*K, n_patch) x (n_patch, n) matrix product.
     g = kernel.to(heatmaps)
