@@ -121,6 +121,9 @@ def commit() -> str:
 def main() -> None:
     args = parse_args()
     start = time.perf_counter()
+    # Before anything is written: the study's own outputs (docs/) must not
+    # count as uncommitted changes.
+    args.commit = commit()
     if not osp.exists(osp.join(args.data_root, 'annotations')):
         generate_synthetic_coco(args.data_root, num_train=args.num_train,
                                 num_val=args.num_val, seed=0, workers=2)
@@ -165,6 +168,7 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
     rel = lambda p: osp.relpath(p, osp.dirname(args.doc))  # noqa: E731
     command = ' '.join(['python', 'tools/reproduce.py'] + sys.argv[1:])
     reused = sum(r.get('reused', False) for r in results)
+    train_minutes = sum(r['train_seconds'] for r in results) / 60
     reuse_note = (
         f' and reused {reused} of its {len(results)} runs, finished by '
         'earlier invocations (or `tools/demo.py`) with identical settings'
@@ -172,8 +176,10 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
     lines = [
         '# Reproduction on the synthetic dataset',
         '',
-        f'Produced by `{command}` at commit {commit()} on a 2-core CPU '
+        f'Produced by `{command}` at commit {args.commit} on a 2-core CPU '
         f'machine: this invocation took {minutes:.0f} minutes{reuse_note}. '
+        f'The runs trained for {train_minutes:.0f} minutes in all '
+        '(training iterations only). '
         'Every number below is read from that run '
         f'(`{args.work_dir}/*/result.json`, '
         '`*/heatmap_stats/heatmap_stats.json`); re-running the command '
