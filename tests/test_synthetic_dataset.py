@@ -166,9 +166,10 @@ def test_visibility_labels_match_rendered_pixels():
                     n_visible += 1
                     assert not covered[r, c], 'visible but drawn over'
                     assert scene.visible_mask(p)[r, c]
-        # keypoints outside the image are not labelled
-        rendered = scene.keypoints[..., 2] > 0
-        assert rendered.sum() <= scene.keypoints.shape[0] * 17
+        # unlabelled keypoints (outside the image, far side of the head)
+        # carry no coordinates, as in COCO
+        unlabelled = scene.keypoints[..., 2] == 0
+        assert (scene.keypoints[unlabelled][:, :2] == 0).all()
     assert n_occluded > 20 and n_visible > 20
 
 
@@ -323,3 +324,20 @@ def test_shared_level_prob_couples_the_factors():
         render_image(SEED, 'val', i, SceneConfig(shared_level_prob=0.0)).targets
         for i in range(12)])
     assert (independent != independent[:, :1]).any(1).mean() > 0.3
+
+
+def test_far_side_face_keypoints_are_neither_drawn_nor_labelled():
+    from mmipr.datasets.synthetic_body import sample_body
+    rng = np.random.default_rng(0)
+    hidden = np.zeros(5, int)
+    for _ in range(200):
+        body = sample_body(rng)
+        assert body.labelled[5:].all(), 'body joints are always labelled'
+        marks = [p.pts[0] for p in body.parts
+                 if p.kind == 'ellipse' and min(np.ravel(p.size)) < 0.025]
+        for i in range(5):
+            drawn = any(np.allclose(m, body.keypoints[i]) for m in marks)
+            assert drawn == body.labelled[i], (i, body.labelled)
+        hidden += ~body.labelled[:5]
+    # people seen from behind hide their face; profiles their far eye and ear
+    assert (hidden > 20).all() and (hidden < 150).all()

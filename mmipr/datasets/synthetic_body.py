@@ -79,6 +79,11 @@ class Body:
     pose_type: str
     scale: float = 1.0
     offset: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    # (17,) bool: the keypoint has a mark on the body. False for the eyes,
+    # nose and ears on the far side of a turned head, which are not drawn and,
+    # as in COCO's annotations of people seen from behind, not labelled.
+    labelled: np.ndarray = field(
+        default_factory=lambda: np.ones(len(COCO_KEYPOINT_NAMES), bool))
 
     def to_pixels(self, pts: np.ndarray) -> np.ndarray:
         """Map unit points (..., 2) to image pixels (..., 2)."""
@@ -318,26 +323,30 @@ def sample_body(rng: np.random.Generator) -> Body:
     face_part = Part('ellipse', hc[None], axes,
                      _shade(col['skin'], light), 0.02, head_angle)
     head_parts = [hair, face_part] if facing > -0.2 else [face_part, hair]
+    labelled = np.ones(len(COCO_KEYPOINT_NAMES), bool)
     for i, (xy, z) in enumerate(face_2d):
         if i >= 3:  # ears: visible from the side, hidden behind the hair at back
-            if z > -0.03:
+            labelled[i] = z > -0.03
+            if labelled[i]:
                 head_parts.append(Part(
                     'ellipse', xy[None], _RADII['ear'],
                     _shade(col['skin'], 0.9 * light), 0.02, head_angle,
                     highlight=False))
-        elif z > 0.0 or i == 0:
-            # Eyes dark, nose a small darker skin disc (its tip sticks out
+        else:
+            # Eyes dark, nose a small darker skin disc (its tip still shows
             # in profile).
-            colour = (_shade(col['skin'], 0.7 * light) if i == 0
-                      else (30, 30, 40))
-            rad = 0.014 if i == 0 else 0.0085
-            head_parts.append(Part('ellipse', xy[None], (rad, rad), colour,
-                                   0.02, highlight=False))
+            labelled[i] = z > (-0.02 if i == 0 else 0.0)
+            if labelled[i]:
+                colour = (_shade(col['skin'], 0.7 * light) if i == 0
+                          else (30, 30, 40))
+                rad = 0.014 if i == 0 else 0.0085
+                head_parts.append(Part('ellipse', xy[None], (rad, rad),
+                                       colour, 0.02, highlight=False))
     for k, hp in enumerate(head_parts):
         hp.depth = hz + 0.001 * k
     parts += head_parts
     parts.sort(key=lambda q: q.depth)
-    return Body(kps, parts, pose)
+    return Body(kps, parts, pose, labelled=labelled)
 
 
 def _fixed(pts: np.ndarray) -> np.ndarray:

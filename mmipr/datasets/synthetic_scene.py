@@ -4,9 +4,10 @@ occluders, and the COCO labels read back from what was painted.
 Difficulty is designed, not hoped for. Each person gets a target level
 (0 hard, 1 medium, 2 easy) for the three factors of the paper's splits:
 
-* joints present (v > 0): 1-5 / 6-10 / 11-17. Only the image border removes
+* joints present (v > 0): 1-5 / 6-10 / 11-17. The image border removes
   keypoints (v = 0), so the person is shifted across a border until exactly
-  ``n`` keypoints stay inside.
+  ``n`` labelled keypoints stay inside. (The face keypoints on the far side
+  of a turned head are never labelled: ``Body.labelled``.)
 * occlusion (v == 1) / (v > 0): > 50 % / 10-50 % / < 10 %. After a person is
   painted, an occluder (a slab cut by a straight edge, or a blob) is painted
   over exactly ``m`` of its present keypoints; people are painted hardest
@@ -173,7 +174,7 @@ def _place(rng, body: Body, w: int, h: int, joints_level: int,
            size_level: int) -> None:
     """Set ``body.scale`` and ``body.offset`` to meet the joint and size
     targets (as closely as the image allows)."""
-    kps, outline = body.keypoints, body.outline_points()
+    kps, outline = body.keypoints[body.labelled], body.outline_points()
     lo, hi = _JOINT_RANGES[joints_level]
     full = joints_level == 2 and rng.random() < 0.7
     cut = None
@@ -185,7 +186,7 @@ def _place(rng, body: Body, w: int, h: int, joints_level: int,
             i = 0 if rng.random() < 0.35 else i
             u = sides[i][0]
             # The gap is in unit coordinates: about 3 px on a 60 px person.
-            c = _choose_cut(kps @ u, lo, min(hi, NUM_KEYPOINTS - 1), 0.025, rng)
+            c = _choose_cut(kps @ u, lo, min(hi, len(kps) - 1), 0.025, rng)
             if c is not None:
                 cut = (u, c[1])
                 break
@@ -349,7 +350,7 @@ def render_scene(rng: np.random.Generator,
         person_ids[i] = painted
         draw_body(image, labels, masks[i], bodies[i], painted)
         kps = bodies[i].pixel_keypoints
-        present = inside_image(kps, w, h)
+        present = inside_image(kps, w, h) & bodies[i].labelled
         m_range = _occluder_count(rng, int(targets[i, 1]), int(present.sum()))
         if m_range is None or m_range[1] == 0:
             continue
@@ -381,7 +382,7 @@ def render_scene(rng: np.random.Generator,
     segs = []
     for i, body in enumerate(bodies):
         kps = body.pixel_keypoints
-        present = inside_image(kps, w, h)
+        present = inside_image(kps, w, h) & body.labelled
         pix = keypoint_pixels(kps)
         covered = np.zeros(NUM_KEYPOINTS, bool)
         covered[present] = labels[pix[present, 1], pix[present, 0]] > person_ids[i]

@@ -158,4 +158,5 @@ def check_amp_device(cfg: Config) -> None:
         raise RuntimeError(
             '--amp (AmpOptimWrapper) needs a CUDA, NPU, MLU or MUSA device; '
             'none is available here. Train in float32 on the CPU (drop '
-            '--amp).')
+            '--amp), or in bfloat16 with --cfg-options '
+            'optim_wrapper.type=CPUAmpOptimWrapper.')
