@@ -29,6 +29,7 @@ sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..'))
 
 from mmengine.config import Config  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
 from mmpose.registry import MODELS  # noqa: E402
 from mmpose.testing import get_packed_inputs  # noqa: E402
 from report import write_section  # noqa: E402
@@ -81,6 +82,7 @@ def main() -> None:
                         help='do not write docs/benchmarks.md')
     args = parser.parse_args()
 
+    init_default_scope('mmpose')  # CPUAmpOptimWrapper is in MMPose's scope
     cfg = Config.fromfile(osp.join(REPO, CONFIG))
     w, h = cfg.codec['input_size']
     data = get_packed_inputs(
