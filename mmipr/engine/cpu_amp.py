@@ -3,8 +3,8 @@
 MMEngine's ``AmpOptimWrapper`` asserts a GPU-like device, and nothing in
 MMEngine or MMPose moves a model to the channels-last layout. On a CPU with
 bfloat16 matrix units (AVX512-BF16 or AMX), the two together made a training
-step of the synthetic ResNet-18 model about twice as fast
-(``python tools/benchmark/bench_cpu_train_step.py``).
+step of the synthetic ResNet-18 model 1.85x as fast
+(``python tools/benchmark/bench_cpu_amp.py``, docs/benchmarks.md).
 """
 import warnings
 from contextlib import contextmanager
@@ -15,9 +15,8 @@ from mmengine.device import is_cuda_available
 from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
 from mmengine.runner.amp import autocast
-from torch import nn
-
 from mmpose.registry import HOOKS, OPTIM_WRAPPERS
+from torch import nn
 
 
 @OPTIM_WRAPPERS.register_module()
