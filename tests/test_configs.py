@@ -115,12 +115,15 @@ def test_learnability_config_is_the_synthetic_detection_with_sigma_2():
         osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_detection.py'))
     head = cfg.model.head
     assert head.type == 'ArgmaxHead' and head.decoder.sigma == 2
+    assert head.decoder.unbiased  # DARK targets and decoding
     assert cfg.model.backbone == base.model.backbone
+    assert cfg.optim_wrapper.type == 'CPUAmpOptimWrapper'
+    assert 'ChannelsLastHook' in [h.type for h in cfg.custom_hooks]
     targets = [t for t in cfg.train_dataloader.dataset.pipeline
                if t.type == 'GenerateTarget']
     assert {k: v for k, v in targets[0].encoder.items() if k != '_scope_'} \
         == {k: v for k, v in head.decoder.items() if k != '_scope_'}
     assert cfg.val_dataloader.dataset.bbox_file is None
     assert cfg.val_evaluator.ann_file.startswith(cfg.data_root)
-    assert cfg.train_cfg.max_epochs == 8
+    assert cfg.train_cfg.max_epochs == 9
     MODELS.build(cfg.model)
