@@ -1,7 +1,10 @@
 """Shared fixtures: a tiny synthetic COCO dataset and configs pointed at it."""
+import contextlib
 import os.path as osp
+from typing import Iterator, Optional
 
 import pytest
+import torch
 
 import mmipr  # noqa: F401  (makes MMPose importable, registers mmipr)
 
@@ -37,3 +40,42 @@ def data_options(data_root: str) -> dict:
 def cli_options(options: dict) -> list:
     """Render ``--cfg-options`` arguments for MMPose's command-line tools."""
     return ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread: tiny tensors on a shared 2-core machine
+    spend several times their arithmetic on thread start-up."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def tiny_topdown(head: dict) -> dict:
+    """A ``TopdownPoseEstimator`` config on a 4-channel ResNet-18 (32-channel
+    output, stride 32) with ``head``, no flip test."""
+    return dict(
+        type='TopdownPoseEstimator',
+        data_preprocessor=dict(type='PoseDataPreprocessor',
+                               mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        backbone=dict(type='ResNet', depth=18, stem_channels=8,
+                      base_channels=4),
+        head=head,
+        test_cfg=dict(flip_test=False))
+
+
+def topdown_pipeline(input_size: tuple, codec: Optional[dict] = None) -> list:
+    """MMPose's top-down pipeline without augmentation; with the training
+    targets of ``codec`` when it is given."""
+    targets = [dict(type='GenerateTarget', encoder=codec)] if codec else []
+    return [
+        dict(type='LoadImage'),
+        dict(type='GetBBoxCenterScale'),
+        dict(type='TopdownAffine', input_size=input_size),
+        *targets,
+        dict(type='PackPoseInputs'),
+    ]

@@ -3,6 +3,7 @@ import copy
 
 import pytest
 import torch
+from conftest import one_torch_thread, tiny_topdown, topdown_pipeline
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpose.registry import MODELS, OPTIM_WRAPPERS
@@ -17,35 +18,19 @@ CODEC = dict(type='MSRAHeatmap', input_size=INPUT, heatmap_size=(16, 16),
 
 @pytest.fixture(autouse=True)
 def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 def tiny_cfg(data_root: str, work_dir: str) -> Config:
     """MMPose's HeatmapHead (its loss passes outputs to numpy) on a tiny
     ResNet, trained with CPUAmpOptimWrapper and ChannelsLastHook."""
-    model = dict(
-        type='TopdownPoseEstimator',
-        data_preprocessor=dict(type='PoseDataPreprocessor',
-                               mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-        backbone=dict(type='ResNet', depth=18, stem_channels=8,
-                      base_channels=4),
-        head=dict(type='HeatmapHead', in_channels=32, out_channels=17,
-                  deconv_out_channels=(16, 16, 16),
-                  deconv_kernel_sizes=(4, 4, 4),
-                  loss=dict(type='KeypointMSELoss', use_target_weight=True),
-                  decoder=CODEC),
-        test_cfg=dict(flip_test=False))
-    pipeline = [
-        dict(type='LoadImage'),
-        dict(type='GetBBoxCenterScale'),
-        dict(type='TopdownAffine', input_size=INPUT),
-        dict(type='GenerateTarget', encoder=CODEC),
-        dict(type='PackPoseInputs'),
-    ]
+    model = tiny_topdown(dict(
+        type='HeatmapHead', in_channels=32, out_channels=17,
+        deconv_out_channels=(16, 16, 16), deconv_kernel_sizes=(4, 4, 4),
+        loss=dict(type='KeypointMSELoss', use_target_weight=True),
+        decoder=CODEC))
+    pipeline = topdown_pipeline(INPUT, CODEC)
     return Config(dict(
         default_scope='mmpose', work_dir=work_dir, model=model,
         train_dataloader=dict(

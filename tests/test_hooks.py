@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import one_torch_thread, tiny_topdown, topdown_pipeline
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.runner import Runner
@@ -20,12 +21,8 @@ INPUT = (64, 64)  # (W, H); heatmaps 16 x 16
 
 @pytest.fixture(autouse=True)
 def single_thread():
-    # tiny convolutions: on a shared 2-core machine, thread contention costs
-    # several times the arithmetic
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 def tiny_cfg(data_root: str, work_dir: str, prior: bool = True) -> Config:
@@ -37,28 +34,9 @@ def tiny_cfg(data_root: str, work_dir: str, prior: bool = True) -> Config:
     if prior:
         head['prior_loss'] = dict(type='KLPriorLoss', sigma=1.0,
                                   loss_weight=0.05)
-    model = dict(
-        type='TopdownPoseEstimator',
-        data_preprocessor=dict(type='PoseDataPreprocessor',
-                               mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-        backbone=dict(type='ResNet', depth=18, stem_channels=8,
-                      base_channels=4),
-        head=head,
-        test_cfg=dict(flip_test=False))
-    train_pipeline = [
-        dict(type='LoadImage'),
-        dict(type='GetBBoxCenterScale'),
-        dict(type='TopdownAffine', input_size=INPUT),
-        dict(type='GenerateTarget', encoder=codec),
-        dict(type='PackPoseInputs'),
-    ]
-    val_pipeline = [
-        dict(type='LoadImage'),
-        dict(type='GetBBoxCenterScale'),
-        dict(type='TopdownAffine', input_size=INPUT),
-        dict(type='PackPoseInputs'),
-    ]
+    model = tiny_topdown(head)
+    train_pipeline = topdown_pipeline(INPUT, codec)
+    val_pipeline = topdown_pipeline(INPUT)
 
     def loader(split, pipeline, shuffle):
         return dict(

@@ -1,6 +1,7 @@
 """The toy dynamics of the paper's Sec. 5.3 reproduce its qualitative cases."""
 import pytest
 import torch
+from conftest import one_torch_thread
 
 from mmipr.analysis import TOY_CASES, simulate_toy_dynamics
 from mmipr.heatmap.gaussian import gaussian_heatmaps
@@ -13,12 +14,9 @@ STEPS = 400
 
 @pytest.fixture(scope='module', autouse=True)
 def single_thread():
-    # 4 maps of 64 x 48: thread start-up costs more than the arithmetic, and
-    # several times more on a busy machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    # 4 maps of 64 x 48
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope='module')

@@ -20,13 +20,13 @@ import os
 import os.path as osp
 import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, osp.dirname(__file__))
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..'))
 
+from bench_train_iter import step  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
@@ -56,12 +56,6 @@ def build(cfg: Config, wrapper: str, channels_last: bool) -> tuple:
         model.to(memory_format=torch.channels_last)
     optim_cfg = dict(cfg.optim_wrapper, type=wrapper)
     return model, build_optim_wrapper(model, optim_cfg)
-
-
-def step(model, optim_wrapper, data: dict) -> float:
-    t0 = time.perf_counter()
-    model.train_step(data, optim_wrapper)
-    return time.perf_counter() - t0
 
 
 def cpu_flags() -> str:
