@@ -175,6 +175,34 @@ def iterations_per_run(cfg: Config) -> int:
     return per_epoch * cfg.train_cfg.max_epochs
 
 
+def finished_result(spec: RunSpec, data_root: str,
+                    work_root: str) -> dict | None:
+    """The stored result of ``spec`` if a run with the same settings finished.
+
+    Args:
+        spec (RunSpec): the run.
+        data_root (str): dataset root.
+        work_root (str): runs are written to ``work_root/<run_id>``.
+
+    Returns:
+        dict | None: the result (as :func:`run` returns it, with
+        ``reused=True``), or None when no finished run matches the settings.
+    """
+    work_dir = osp.join(work_root, spec.run_id)
+    result_file = osp.join(work_dir, 'result.json')
+    if not osp.exists(result_file):
+        return None
+    with open(result_file) as f:
+        cached = json.load(f)
+    cfg = build_config(spec, work_dir)
+    check_data_paths(cfg, phases=('train', 'val'))
+    key = _settings_key(cfg, data_root)
+    if cached.get('settings_key') != key or not osp.exists(
+            cached['checkpoint']):
+        return None
+    return dict(cached, reused=True)
+
+
 def run(spec: RunSpec, data_root: str, work_root: str,
         progress: tqdm | None = None) -> dict:
     """Train and evaluate one variant, or reuse its finished result.
@@ -191,19 +219,16 @@ def run(spec: RunSpec, data_root: str, work_root: str,
         ``train_seconds``, ``epoch_losses``, ``val_metrics`` (per epoch),
         ``metrics`` (the last epoch's) and, for a reused run, ``reused``.
     """
+    cached = finished_result(spec, data_root, work_root)
+    if cached is not None:
+        if progress is not None:
+            progress.update(cached['iterations'])
+        return cached
     work_dir = osp.join(work_root, spec.run_id)
     cfg = build_config(spec, work_dir)
     check_data_paths(cfg, phases=('train', 'val'))
     key = _settings_key(cfg, data_root)
     result_file = osp.join(work_dir, 'result.json')
-    if osp.exists(result_file):
-        with open(result_file) as f:
-            cached = json.load(f)
-        if cached.get('settings_key') == key and osp.exists(
-                cached['checkpoint']):
-            if progress is not None:
-                progress.update(cached['iterations'])
-            return dict(cached, reused=True)
     os.makedirs(work_dir, exist_ok=True)
     cfg.dump(osp.join(work_dir, osp.basename(spec.config)))
     runner = _build_runner(cfg)
