@@ -125,5 +125,12 @@ def test_learnability_config_is_the_synthetic_detection_with_sigma_2():
         == {k: v for k, v in head.decoder.items() if k != '_scope_'}
     assert cfg.val_dataloader.dataset.bbox_file is None
     assert cfg.val_evaluator.ann_file.startswith(cfg.data_root)
-    assert cfg.train_cfg.max_epochs == 9
+    milestones = cfg.param_scheduler[-1].milestones
+    assert milestones == [cfg.train_cfg.max_epochs - 1]
+    # the base's augmentation, with images decoded once (CachedLoadImage)
+    types = [t.type for t in cfg.train_dataloader.dataset.pipeline]
+    base_types = [t.type for t in base.train_dataloader.dataset.pipeline]
+    assert types == ['CachedLoadImage'] + base_types[1:]
+    # the cache lives in the process that loads: the main one here
+    assert cfg.train_dataloader.num_workers == 0
     MODELS.build(cfg.model)

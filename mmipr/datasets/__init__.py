@@ -1,6 +1,7 @@
 """Synthetic COCO-format person-keypoint data (library code; CLI in tools/dataset).
 
-This subpackage imports no MMPose module (only numpy, OpenCV and tqdm).
+The generator imports no MMPose module (only numpy, OpenCV and tqdm);
+``transforms`` (``CachedLoadImage``) does, and ``import mmipr`` imports it.
 """
 from .synthetic_coco import (
                              DETECTION_FILE,

@@ -1,0 +1,83 @@
+"""``CachedLoadImage``: MMPose's ``LoadImage`` that decodes each file once.
+
+A top-down dataset yields one sample per person, so an image with n people is
+read and decoded n times per epoch, and again every epoch. On a small dataset
+and a CPU, that decoding is a large share of an iteration
+(docs/synthetic_data.md, Learnability).
+
+This module imports MMPose; ``import mmipr`` imports it after
+:mod:`mmipr.compat` has made MMPose importable. The rest of
+:mod:`mmipr.datasets` (the generator) does not import MMPose.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from mmpose.datasets.transforms import LoadImage
+from mmpose.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class CachedLoadImage(LoadImage):
+    """Load an image as :class:`mmpose.datasets.transforms.LoadImage` does,
+    keeping decoded images in memory, keyed by ``img_path``.
+
+    Cached arrays are read-only: a later transform that tried to change one in
+    place would raise instead of corrupting every later sample of that image
+    (MMPose's top-down transforms return new arrays). Each dataloader worker
+    process holds its own cache, so with ``num_workers=k`` the memory used is
+    up to ``k * max_cache_mb``; give the workers ``persistent_workers=True``
+    or the cache is rebuilt every epoch.
+
+    Args:
+        max_cache_mb (float): Most megabytes (2**20 bytes) of decoded images
+            kept; images read once the cache is full are decoded every time.
+            Defaults to 4096.
+        **kwargs: :class:`LoadImage`'s arguments (``to_float32``,
+            ``color_type``, ``imdecode_backend``, ``backend_args``,
+            ``ignore_empty``).
+    """
+
+    def __init__(self, max_cache_mb: float = 4096, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if max_cache_mb < 0:
+            raise ValueError(
+                f'max_cache_mb must be >= 0, got {max_cache_mb}; use 0 to '
+                'cache nothing (the same as LoadImage)')
+        self.max_cache_bytes = int(max_cache_mb * 2**20)
+        self._cache: dict[str, np.ndarray] = {}
+        self._cached_bytes = 0
+
+    def transform(self, results: dict) -> Optional[dict]:
+        """Put the cached image of ``results['img_path']`` into ``results``
+        (decoding and caching it on first use), then run ``LoadImage``.
+
+        Args:
+            results (dict): The result dict, with ``img_path``.
+
+        Returns:
+            dict | None: The result dict with ``img`` (H, W, C),
+            ``img_shape`` and ``ori_shape``; None where ``LoadImage`` gives
+            None (``ignore_empty``).
+        """
+        path = results.get('img_path')
+        if 'img' in results or path is None:
+            return super().transform(results)
+        cached = self._cache.get(path)
+        if cached is not None:
+            results['img'] = cached
+            return super().transform(results)
+        results = super().transform(results)
+        if results is None:
+            return None
+        img = results['img']
+        if self._cached_bytes + img.nbytes <= self.max_cache_bytes:
+            img.setflags(write=False)
+            self._cache[path] = img
+            self._cached_bytes += img.nbytes
+        return results
+
+    def __repr__(self) -> str:
+        return (super().__repr__()[:-1] +
+                f', max_cache_mb={self.max_cache_bytes / 2**20:g})')
