@@ -9,6 +9,8 @@
 #   (ChannelsLastHook): a training step 1.85x as fast on a CPU with
 #   bfloat16 units (tools/benchmark/bench_cpu_amp.py); on a GPU use
 #   AmpOptimWrapper instead;
+# - 3 deconvolutions of 64 channels instead of 128 (a training step 1.2x as
+#   fast) and PyTorch's fused Adam (1.05x), so as to fit more epochs;
 # - a Gaussian of sigma 2 on the 32x24 heatmap (four times the target mass of
 #   sigma 1, a stronger gradient from the start), encoded and decoded as DARK
 #   (unbiased=True: targets centred at the exact sub-pixel position, and
@@ -29,7 +31,8 @@ codec = dict(
     unbiased=True)
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-optim_wrapper = dict(type='CPUAmpOptimWrapper')
+optim_wrapper = dict(
+    type='CPUAmpOptimWrapper', optimizer=dict(type='Adam', lr=2e-3, fused=True))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=100, start_factor=0.001,
          by_epoch=False),
@@ -37,7 +40,7 @@ param_scheduler = [
          milestones=[max_epochs - 1], gamma=0.1, by_epoch=True)
 ]
 custom_hooks = [dict(type='SyncBuffersHook'), dict(type='ChannelsLastHook')]
-model = dict(head=dict(decoder=codec))
+model = dict(head=dict(deconv_out_channels=(64, 64, 64), decoder=codec))
 
 train_dataloader = dict(
     num_workers=0,
