@@ -1,12 +1,13 @@
 """Registered mmipr engine modules (model wrappers, hooks) and launch helpers."""
 from .checkpoint import check_checkpoint_matches
 from .cpu_amp import ChannelsLastHook, CPUAmpOptimWrapper
+from .cpu_memory import GlibcMallocHook
 from .distributed import DeviceAwareDistributedDataParallel, setup_cpu_distributed
 from .hooks import HeatmapSnapshotHook, PriorGradientRatioHook
 from .preflight import check_amp_device, check_annotation_files, check_data_paths
 
 __all__ = [
-    'CPUAmpOptimWrapper', 'ChannelsLastHook',
+    'CPUAmpOptimWrapper', 'ChannelsLastHook', 'GlibcMallocHook',
     'DeviceAwareDistributedDataParallel', 'HeatmapSnapshotHook',
     'PriorGradientRatioHook', 'check_checkpoint_matches',
     'check_data_paths', 'setup_cpu_distributed', 'check_amp_device',
