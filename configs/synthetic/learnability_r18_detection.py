@@ -21,13 +21,13 @@
 #   process (num_workers=0): on 2 cores, worker processes only contend with
 #   the training step's two threads; an iteration takes about 0.20 s here
 #   instead of 0.28-0.29 s with LoadImage and 2 workers (docs/synthetic_data.md);
-# - 12 epochs of 3,000 images, batch 32, lr x0.1 for the last epoch,
+# - 13 epochs of 3,000 images, batch 32, lr x0.1 for the last epoch,
 #   validation once at the end on ground-truth boxes. (A cosine decay and
 #   batch 16 measured worse: docs/synthetic_data.md.)
 _base_ = ['./sbl_r18_detection.py']
 
 data_root = 'data/synthetic_coco_3k/'
-max_epochs = 12
+max_epochs = 13
 codec = dict(
     type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=2,
     unbiased=True)
