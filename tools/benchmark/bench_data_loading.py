@@ -11,7 +11,9 @@ of ``configs/synthetic/learnability_r18_detection.py`` on the first
 - ``CachedLoadImage``, main process (the config's loading).
 
 Each way builds a fresh dataloader and model, runs one epoch to warm up (the
-cache fills during it) and times the second. The ways alternate over
+cache fills during it) and times the second. The process is set up as a
+training run of the config is: OpenCV on one thread (MMEngine's Runner) and
+``GlibcMallocHook``. The ways alternate over
 ``--rounds`` rounds (order reversed every other one); the speed-up of each is
 the median over rounds of (LoadImage, 2 workers) time / its time.
 
@@ -39,9 +41,11 @@ from bench_cpu_amp import CONFIG, REPO, build  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+from mmengine.utils.dl_utils import set_multi_processing  # noqa: E402
 from report import write_section  # noqa: E402
 
 import mmipr  # noqa: E402,F401
+from mmipr.engine import GlibcMallocHook  # noqa: E402
 
 WAYS = {  # name: (image loading transform, dataloader worker processes)
     'LoadImage, 2 workers': ('LoadImage', 2),
@@ -50,9 +54,25 @@ WAYS = {  # name: (image loading transform, dataloader worker processes)
 }
 
 
+def timed_epoch(loader, model, optim_wrapper) -> tuple:
+    """Seconds per iteration of one epoch: in all, and waiting for data."""
+    waiting = 0.0
+    start = time.perf_counter()
+    batches = iter(loader)
+    while True:
+        t0 = time.perf_counter()
+        data = next(batches, None)
+        waiting += time.perf_counter() - t0
+        if data is None:
+            break
+        model.train_step(data, optim_wrapper)
+    return ((time.perf_counter() - start) / len(loader),
+            waiting / len(loader))
+
+
 def seconds_per_iteration(cfg: Config, load: str, num_workers: int,
-                          instances: int) -> float:
-    """Mean time of the second epoch's training iterations."""
+                          instances: int) -> tuple:
+    """Second-epoch seconds per iteration: in all, and waiting for data."""
     loader_cfg = cfg.train_dataloader.copy()
     pipeline = [dict(t, type=load) if t['type'] == 'CachedLoadImage' else t
                 for t in loader_cfg.dataset.pipeline]
@@ -62,12 +82,8 @@ def seconds_per_iteration(cfg: Config, load: str, num_workers: int,
                      indices=instances))
     loader = Runner.build_dataloader(loader_cfg, seed=0)
     model, optim_wrapper = build(cfg, 'CPUAmpOptimWrapper', True)
-    for data in loader:  # warm-up epoch: worker start, cache filling
-        model.train_step(data, optim_wrapper)
-    t0 = time.perf_counter()
-    for data in loader:
-        model.train_step(data, optim_wrapper)
-    return (time.perf_counter() - t0) / len(loader)
+    timed_epoch(loader, model, optim_wrapper)  # warm-up: workers, cache
+    return timed_epoch(loader, model, optim_wrapper)
 
 
 def main() -> None:
@@ -80,6 +96,10 @@ def main() -> None:
     args = parser.parse_args()
 
     init_default_scope('mmpose')
+    # the process settings of a training run of the config: MMEngine's
+    # Runner turns OpenCV's threads off, and the config's GlibcMallocHook
+    set_multi_processing(opencv_num_threads=0, distributed=False)
+    GlibcMallocHook().before_run()
     os.chdir(REPO)  # the config's data_root is relative to the repository
     cfg = Config.fromfile(CONFIG)
     if not osp.isdir(cfg.data_root):
@@ -87,18 +107,23 @@ def main() -> None:
                  'tools/dataset/make_synthetic_coco.py '
                  f'{cfg.data_root} --num-train 3000')
     times = {name: [] for name in WAYS}
+    waits = {name: [] for name in WAYS}
     for r in range(args.rounds):
         names = list(WAYS) if r % 2 == 0 else list(reversed(WAYS))
         for name in names:
-            times[name].append(
-                seconds_per_iteration(cfg, *WAYS[name], args.instances))
-            print(f'round {r}: {name}: {times[name][-1]:.3f} s/iteration')
+            total, waiting = seconds_per_iteration(
+                cfg, *WAYS[name], args.instances)
+            times[name].append(total)
+            waits[name].append(waiting)
+            print(f'round {r}: {name}: {total:.3f} s/iteration, '
+                  f'{waiting:.3f} s waiting for data')
 
     base = times['LoadImage, 2 workers']
     rows = []
     for name, t in times.items():
         speedup = statistics.median(b / x for b, x in zip(base, t))
         rows.append(f'| {name} | {statistics.median(t):.3f} | '
+                    f'{statistics.median(waits[name]):.3f} | '
                     f'{speedup:.2f}x |')
     load = os.getloadavg()
     md = (
@@ -110,14 +135,15 @@ def main() -> None:
         f'{os.cpu_count()} CPU cores. Each way: a fresh dataloader and model, '
         'one warm-up epoch, then the second epoch timed; '
         f'{args.rounds} alternating rounds.\n\n'
-        '| image loading | s per iteration (median) | speed-up (median of '
-        'per-round ratios) |\n| --- | --- | --- |\n' + '\n'.join(rows) +
+        '| image loading | s per iteration (median) | of which waiting for '
+        'data | speed-up (median of per-round ratios) |\n'
+        '| --- | --- | --- | --- |\n' + '\n'.join(rows) +
         '\n\n'
         f'Load average at the end of the run: {load[0]:.1f} (1 min). With 2 '
         'cores, worker processes take CPU from the training step\'s two '
         'threads; in the main process, loading and the step take turns. '
-        'A top-down sample decodes its whole image, once per person, and '
-        'the cache decodes each image once.\n')
+        '`LoadImage` decodes an image once per person per epoch, '
+        '`CachedLoadImage` once per run.\n')
     print(md)
     if not args.no_report:
         write_section('data_loading', md)
