@@ -9,18 +9,18 @@
 #   (ChannelsLastHook): a training step 1.85x as fast on a CPU with
 #   bfloat16 units (tools/benchmark/bench_cpu_amp.py); on a GPU use
 #   AmpOptimWrapper instead;
-# - 3 deconvolutions of 64 channels instead of 128 (a training step 1.2x as
-#   fast), PyTorch's fused Adam (1.05x) and glibc's allocator kept from
-#   returning each iteration's memory to the kernel (GlibcMallocHook), so as
-#   to fit more epochs;
+# - 3 deconvolutions of 64 channels instead of 128, PyTorch's fused Adam and
+#   glibc's allocator kept from returning each iteration's memory to the
+#   kernel (GlibcMallocHook), so as to fit more epochs (docs/synthetic_data.md);
 # - a Gaussian of sigma 2 on the 32x24 heatmap (four times the target mass of
 #   sigma 1, a stronger gradient from the start), encoded and decoded as DARK
 #   (unbiased=True: targets centred at the exact sub-pixel position, and
 #   DARK's Taylor refinement at decoding);
-# - images decoded once (mmipr's CachedLoadImage) and loaded in the main
-#   process (num_workers=0): on 2 cores, worker processes only contend with
-#   the training step's two threads; an iteration takes about 0.20 s here
-#   instead of 0.28-0.29 s with LoadImage and 2 workers (docs/synthetic_data.md);
+# - images loaded in the main process (num_workers=0): on 2 cores, worker
+#   processes slow the training step's two threads more than they save
+#   (iterations 1.21x as fast: tools/benchmark/bench_data_loading.py), and
+#   decoded once (mmipr's CachedLoadImage; its own share of the speed-up is
+#   not settled: docs/synthetic_data.md);
 # - 13 epochs of 3,000 images, batch 32, lr x0.1 for the last epoch,
 #   validation once at the end on ground-truth boxes. (A cosine decay and
 #   batch 16 measured worse: docs/synthetic_data.md.)
