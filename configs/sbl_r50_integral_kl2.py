@@ -5,4 +5,4 @@
 _base_ = ['./sbl_r50_integral.py']
 
 model = dict(
-    head=dict(prior_loss=dict(type='KLPriorLoss', sigma=2.0, loss_weight=0.05)))
+    head=dict(prior_loss=dict(type='KLPriorLoss', sigma=2.0)))

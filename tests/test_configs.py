@@ -53,7 +53,7 @@ def test_coco_config_builds_without_data_and_matches_readme(path):
         assert head.decoder.heatmap_size == (48, 64)
         assert head.loss.type == 'KeypointMSELoss'
     else:
-        assert head.loss.type == 'L1Loss'
+        assert head.loss.type == 'VisibleL1Loss'
         assert head.get('debias', False) == row['debias']
         prior = head.get('prior_loss')
         assert (prior.sigma if prior else None) == number(row['prior'])
@@ -92,20 +92,38 @@ def test_synthetic_config_cannot_drift_from_coco(path):
     assert head.loss.type == coco.loss.type
     assert head.loss.use_target_weight == coco.loss.use_target_weight
     assert head.decoder.type == coco.decoder.type
-    if 'sigma' in coco.decoder:
-        assert head.decoder.sigma == coco.decoder.sigma / 2
+    # the paper's heatmap geometry: every sigma and window is the paper's
+    assert head.decoder.get('heatmap_size') == coco.decoder.get('heatmap_size')
+    for key in ('sigma', 'unbiased'):
+        assert head.decoder.get(key) == coco.decoder.get(key), key
+    assert head.get('score_window') == coco.get('score_window')
     prior, coco_prior = head.get('prior_loss'), coco.get('prior_loss')
     assert (prior is None) == (coco_prior is None)
     if prior:
         assert prior.type == coco_prior.type
-        assert prior.loss_weight == coco_prior.loss_weight
-        assert prior.sigma == coco_prior.sigma / 2
+        assert prior.get('loss_weight') == coco_prior.get('loss_weight')
+        assert prior.sigma == coco_prior.sigma
     targets = [t for t in cfg.train_dataloader.dataset.pipeline
                if t.type == 'GenerateTarget']
     assert {k: v for k, v in targets[0].encoder.items() if k != '_scope_'} \
         == {k: v for k, v in head.decoder.items() if k != '_scope_'}
     assert cfg.val_evaluator.type == 'DifficultySplitCocoMetric'
-    MODELS.build(cfg.model)
+    model = MODELS.build(cfg.model)
+    # 128x96 input -> 64x48 heatmaps
+    import torch
+    with torch.no_grad():
+        feats = model.extract_feat(torch.zeros(1, 3, 128, 96))
+        out = model.head.forward(feats)
+    heatmaps = out[1] if isinstance(out, tuple) else out
+    assert heatmaps.shape[-2:] == (64, 48)
+
+
+@pytest.mark.parametrize('path', COCO_CONFIGS + SYNTHETIC_CONFIGS,
+                         ids=osp.basename)
+def test_top_level_pipelines_are_the_ones_that_run(path):
+    cfg = Config.fromfile(path)
+    assert cfg.train_pipeline == cfg.train_dataloader.dataset.pipeline
+    assert cfg.val_pipeline == cfg.val_dataloader.dataset.pipeline
 
 
 def test_learnability_config_is_the_synthetic_detection_with_sigma_2():

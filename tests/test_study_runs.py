@@ -1,15 +1,19 @@
-"""The study's reuse of finished runs (tools/reproduce.py --reuse-only)."""
+"""The study's reuse of finished runs (tools/reproduce.py, --reuse-only)."""
 import json
 import os
 import os.path as osp
+import shutil
+import warnings
+
+import pytest
 
 from conftest import REPO
 
 from mmipr.study.runs import (
     RunSpec,
-    _settings_key,
     build_config,
     finished_result,
+    settings_key,
     synthetic_data_options,
 )
 
@@ -31,7 +35,7 @@ def _store(spec: RunSpec, data_root: str, work_root: str,
     os.makedirs(work_dir, exist_ok=True)
     open(checkpoint, 'wb').close()
     with open(osp.join(work_dir, 'result.json'), 'w') as f:
-        json.dump(dict(settings_key=key or _settings_key(cfg, data_root),
+        json.dump(dict(settings_key=key or settings_key(cfg),
                        checkpoint=checkpoint, iterations=10,
                        metrics={'coco/AP': 0.5}), f)
     return checkpoint
@@ -52,3 +56,81 @@ def test_finished_result_is_found_only_with_the_same_settings(
     _store(spec, tiny_coco, str(tmp_path))
     os.remove(checkpoint)
     assert finished_result(spec, tiny_coco, str(tmp_path)) is None
+
+
+def _copy_dataset(src: str, dst: str) -> str:
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize('changed', [
+    'annotations/person_keypoints_val2017.json',
+    'annotations/person_keypoints_train2017.json',
+    'person_detection_results/synthetic_val2017_detections_person.json',
+])
+def test_a_changed_data_file_of_the_same_size_is_not_reused(
+        tiny_coco, tmp_path, changed):
+    """Regenerating val (or train, or the boxes) with the train file left as
+    it was used to reuse every run: the old key saw only the train file's
+    byte size."""
+    root = _copy_dataset(tiny_coco, str(tmp_path / 'data'))
+    spec = _spec(root)
+    _store(spec, root, str(tmp_path / 'work'))
+    assert finished_result(spec, root, str(tmp_path / 'work')) is not None
+    path = osp.join(root, changed)
+    with open(path, 'rb') as f:
+        data = bytearray(f.read())
+    # same size, other contents: swap two digits
+    i = next(k for k in range(len(data) - 1)
+             if chr(data[k]).isdigit() and chr(data[k + 1]).isdigit()
+             and data[k] != data[k + 1])
+    data[i], data[i + 1] = data[i + 1], data[i]
+    with open(path, 'wb') as f:
+        f.write(data)
+    assert finished_result(spec, root, str(tmp_path / 'work')) is None
+
+
+def test_the_key_covers_mmipr_version_and_starting_weights(
+        tiny_coco, tmp_path, monkeypatch):
+    import mmipr.study.runs as runs
+    spec = _spec(tiny_coco)
+    cfg = build_config(spec, str(tmp_path))
+    key = settings_key(cfg)
+    monkeypatch.setattr(runs, '__version__', '999.0')
+    assert settings_key(cfg) != key
+    monkeypatch.undo()
+    weights = tmp_path / 'init.pth'
+    weights.write_bytes(b'a')
+    cfg.load_from = str(weights)
+    with_weights = settings_key(cfg)
+    weights.write_bytes(b'b')
+    assert settings_key(cfg) != with_weights != key
+
+
+def test_a_truncated_result_is_named_and_redone(tiny_coco, tmp_path):
+    spec = _spec(tiny_coco)
+    _store(spec, tiny_coco, str(tmp_path))
+    result_file = osp.join(str(tmp_path), spec.run_id, 'result.json')
+    text = open(result_file).read()
+    with open(result_file, 'w') as f:
+        f.write(text[:len(text) // 2])
+    with pytest.warns(UserWarning, match='result.json is unreadable'):
+        assert finished_result(spec, tiny_coco, str(tmp_path)) is None
+
+
+def test_result_files_are_written_atomically(tmp_path, monkeypatch):
+    """A kill while writing leaves the previous file whole."""
+    from mmipr.study import io
+    path = str(tmp_path / 'result.json')
+    io.write_json_atomic(path, dict(a=1))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # stands for the kill, mid-write
+    monkeypatch.setattr(io.json, 'dump', killed)
+    with pytest.raises(KeyboardInterrupt):
+        io.write_json_atomic(path, dict(a=2))
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert io.read_json_or_none(path) == dict(a=1)
+    assert os.listdir(tmp_path) == ['result.json']

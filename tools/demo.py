@@ -1,11 +1,15 @@
 """The main job: detection vs integral regression vs integral + prior, compared.
 
 Generates the synthetic dataset if absent, trains the three variants of
-``configs/synthetic/`` on the CPU, evaluates each with DifficultySplitCocoMetric
-(ground-truth boxes, so every prediction pairs with its instance), prints one
-comparison table and writes PNGs (convergence, per-difficulty bars, the same
-easy and hard instances as each variant sees them) to ``--work-dir``.
-Finished runs with the same settings are reused.
+``configs/synthetic/`` on the CPU with the study's recipe and geometry
+(``tools/reproduce.py``: 64x48 heatmaps, the same initial weights for every
+variant), fewer epochs and less data, evaluates each with
+DifficultySplitCocoMetric on the dataset's detected boxes (instances ranked
+by box score, the same rule for every head), prints one comparison table and
+whether each run met the study's convergence criterion, and writes PNGs
+(convergence, per-difficulty bars, the same easy and hard instances as each
+variant sees them) to ``--work-dir``. Finished runs with the same settings
+are reused.
 
     python tools/demo.py [--epochs N] [--num-train N] [--work-dir DIR]
 """
@@ -20,14 +24,15 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from tqdm import tqdm  # noqa: E402
 
 import mmipr  # noqa: E402,F401  (makes MMPose importable, registers mmipr)
-from mmipr.datasets import generate_synthetic_coco  # noqa: E402
+from mmipr.datasets import ensure_synthetic_coco  # noqa: E402
 from mmipr.study import (  # noqa: E402
     RunSpec,
     report,  # noqa: E402
     run,
     synthetic_data_options,
 )
-from mmipr.study.runs import build_config, iterations_per_run  # noqa: E402
+from mmipr.study.claims import CONVERGENCE_MAX_SHARE, convergence  # noqa: E402
+from mmipr.study.runs import build_config, initial_weights, iterations_per_run  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 VARIANTS = (
@@ -48,23 +53,30 @@ def parse_args() -> argparse.Namespace:
                         help='val images to generate')
     parser.add_argument('--epochs', type=int, default=5)
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args()
+    args = parser.parse_args()
+    for name in ('epochs', 'num_train', 'num_val'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be at least 1, '
+                         f'got {getattr(args, name)}')
+    return args
 
 
 def main() -> None:
     args = parse_args()
     start = time.perf_counter()
-    ann = osp.join(args.data_root, 'annotations',
-                   'person_keypoints_val2017.json')
-    if not osp.exists(ann):
-        print(f'Generating the synthetic dataset in {args.data_root} ...')
-        generate_synthetic_coco(args.data_root, num_train=args.num_train,
-                                num_val=args.num_val, seed=0, workers=2)
+    if ensure_synthetic_coco(args.data_root, num_train=args.num_train,
+                             num_val=args.num_val, seed=0,
+                             workers=2) == 'generated':
+        print(f'Generated the synthetic dataset in {args.data_root}.')
+    configs = [osp.join(REPO, 'configs', 'synthetic', config)
+               for _, config in VARIANTS]
+    init = initial_weights(configs[0], args.seed,
+                           osp.join(args.work_dir, 'init'))
     specs = [
-        RunSpec(name, osp.join(REPO, 'configs', 'synthetic', config),
-                epochs=args.epochs, seed=args.seed,
-                cfg_options=synthetic_data_options(args.data_root))
-        for name, config in VARIANTS
+        RunSpec(name, config, epochs=args.epochs, seed=args.seed,
+                cfg_options=synthetic_data_options(args.data_root),
+                load_from=init)
+        for (name, _), config in zip(VARIANTS, configs)
     ]
     with tempfile.TemporaryDirectory() as probe_dir:
         per_run = iterations_per_run(build_config(specs[0], probe_dir))
@@ -75,11 +87,26 @@ def main() -> None:
             results.append(run(spec, args.data_root, args.work_dir, progress))
     print('\n' + report.comparison_table(results))
     print(report.split_counts_line(results))
-    print('AP: COCO OKS AP on ground-truth boxes; EPE: mean end-point error '
-          '(px, original image) over labelled keypoints; A(2): heatmap mass '
-          'within 2 heatmap px of the ground truth (each heatmap\'s positive '
-          'part divided by its sum; integral heatmaps are already '
-          'normalised); train s: time in training iterations.')
+    print('AP: COCO OKS AP on the detected boxes, instances ranked by box '
+          'score (the same rule for every head); EPE: mean end-point error '
+          '(px, original image) over the labelled keypoints of instances '
+          'matched at OKS 0.5; A(2): heatmap mass within 2 heatmap px of the '
+          'ground truth (each heatmap\'s positive part divided by its sum; '
+          'integral heatmaps are already normalised); train s: time in '
+          'training iterations.')
+    print(f'\nConvergence (the study\'s criterion: the last quarter of '
+          f'training made at most {CONVERGENCE_MAX_SHARE:.0%} of the AP gain, '
+          'after the last lr drop):')
+    for result in results:
+        conv = convergence(result)
+        verdict = 'met' if conv['met'] else 'NOT met'
+        print(f"  {result['run_id']}: {verdict} (last {conv['quarter']} of "
+              f"{len(result['val_metrics'])} epochs made "
+              f"{conv['share']:.0%} of the gain)")
+    if not all(convergence(r)['met'] for r in results):
+        print('  The demo trains for minutes: runs that did not converge '
+              'compare early training, not trained models; '
+              'docs/reproduction.md has the converged study.')
     figures = [
         report.plot_curves(results, osp.join(args.work_dir, 'curves.png')),
         report.plot_difficulty_bars(

@@ -46,7 +46,12 @@ custom_hooks = [
     dict(type='ChannelsLastHook'),
     dict(type='GlibcMallocHook')
 ]
-model = dict(head=dict(deconv_out_channels=(64, 64, 64), decoder=codec))
+# Its own geometry (32x24 heatmaps, three deconvolutions), as measured.
+model = dict(
+    head=dict(
+        deconv_out_channels=(64, 64, 64),
+        deconv_kernel_sizes=(4, 4, 4),
+        decoder=codec))
 
 train_dataloader = dict(
     num_workers=0,

@@ -11,19 +11,20 @@ model = dict(
         beta=1.0,
         debias=False,
         # _delete_: replace (not merge into) the detection config's loss/codec
-        loss=dict(_delete_=True, type='L1Loss', use_target_weight=True),
+        loss=dict(_delete_=True, type='VisibleL1Loss', use_target_weight=True),
         decoder=dict(_delete_=True, **codec)),
-    test_cfg=dict(flip_test=True, shift_coords=True))
+    test_cfg=dict(
+        _delete_=True, flip_test=True, shift_coords=True, shift_heatmap=False))
 
-train_dataloader = dict(
-    dataset=dict(pipeline=[
-        dict(type='LoadImage'),
-        dict(type='GetBBoxCenterScale'),
-        dict(type='RandomFlip', direction='horizontal'),
-        dict(
-            type='RandomBBoxTransform', rotate_factor=30,
-            scale_factor=(0.75, 1.25)),
-        dict(type='TopdownAffine', input_size=codec['input_size']),
-        dict(type='GenerateTarget', encoder=codec),
-        dict(type='PackPoseInputs')
-    ]))
+train_pipeline = [
+    dict(type='CachedLoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(
+        type='RandomBBoxTransform', rotate_factor=30,
+        scale_factor=(0.75, 1.25)),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -1,5 +1,4 @@
-# CPU-sized ../sbl_r50_integral_kl3.py: the paper's prior sigma 3 is 1.5 pixels
-# of this config's 32x24 heatmap (half the paper's 64x48).
+# CPU-sized ../sbl_r50_integral_kl3.py: prior sigma 3 on the same 64x48 heatmap.
 _base_ = ['./sbl_r18_integral_kl2.py']
 
-model = dict(head=dict(prior_loss=dict(sigma=1.5)))
+model = dict(head=dict(prior_loss=dict(sigma=3)))

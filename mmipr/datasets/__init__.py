@@ -5,9 +5,13 @@ The generator imports no MMPose module (only numpy, OpenCV and tqdm);
 """
 from .synthetic_coco import (
                              DETECTION_FILE,
+                             MARKER_FILE,
+                             ensure_synthetic_coco,
                              difficulty_counts,
                              format_difficulty_table,
                              generate_synthetic_coco,
+                             generation_settings,
+                             read_marker,
                              render_image,
                              write_split,
 )
@@ -16,5 +20,6 @@ from .synthetic_scene import SceneConfig, SceneImage, difficulty_levels
 __all__ = [
     'generate_synthetic_coco', 'write_split', 'render_image',
     'difficulty_counts', 'difficulty_levels', 'format_difficulty_table',
-    'SceneConfig', 'SceneImage', 'DETECTION_FILE'
+    'SceneConfig', 'SceneImage', 'DETECTION_FILE', 'MARKER_FILE',
+    'ensure_synthetic_coco', 'generation_settings', 'read_marker'
 ]

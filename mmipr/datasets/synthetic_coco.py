@@ -13,7 +13,8 @@ of worker processes or on the order they finish in.
 import json
 import os
 import os.path as osp
-from dataclasses import replace
+import shutil
+from dataclasses import asdict, replace
 from functools import partial
 from multiprocessing import Pool
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -33,6 +34,8 @@ FACTORS = ('joints', 'occlusion', 'size')
 #: train split defaults: mostly easy instances and less clutter (COCO-like)
 TRAIN_LEVEL_PROBS = (0.1, 0.3, 0.6)
 TRAIN_CLUTTER = (3, 10)
+#: written last, into a complete dataset only: its generation settings
+MARKER_FILE = 'mmipr_synthetic_coco.json'
 
 
 def image_rng(seed: int, split: str, index: int,
@@ -287,11 +290,120 @@ def generate_synthetic_coco(out_dir: str, num_train: int = 800,
 
     Returns:
         dict: split -> counts, as :func:`write_split` returns.
+
+    The dataset is written into a temporary sibling of ``out_dir`` and moved
+    into place only when complete, with :data:`MARKER_FILE` (its settings)
+    written last: a generation killed midway leaves any earlier dataset in
+    ``out_dir`` untouched, never a mix of two.
     """
     cfg = cfg or SceneConfig()
     train_cfg = train_cfg or replace(cfg, level_probs=TRAIN_LEVEL_PROBS,
                                      clutter=TRAIN_CLUTTER)
-    return {split: write_split(out_dir, split, n, seed, workers, progress,
-                               split_cfg, jpeg_quality)
-            for split, n, split_cfg in (('train', num_train, train_cfg),
-                                        ('val', num_val, cfg))}
+    out_dir = osp.abspath(out_dir)
+    parent = osp.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    name = osp.basename(out_dir)
+    tmp_dir = osp.join(parent, f'.{name}.incomplete-{os.getpid()}')
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    try:
+        stats = {split: write_split(tmp_dir, split, n, seed, workers,
+                                    progress, split_cfg, jpeg_quality)
+                 for split, n, split_cfg in (('train', num_train, train_cfg),
+                                             ('val', num_val, cfg))}
+        settings = generation_settings(num_train, num_val, seed, cfg,
+                                       jpeg_quality, train_cfg)
+        with open(osp.join(tmp_dir, MARKER_FILE), 'w') as f:
+            json.dump(dict(settings=settings, counts=stats), f, indent=1)
+        old_dir = None
+        if osp.lexists(out_dir):
+            old_dir = osp.join(parent, f'.{name}.replaced-{os.getpid()}')
+            os.replace(out_dir, old_dir)
+        os.replace(tmp_dir, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    if old_dir is not None:
+        shutil.rmtree(old_dir, ignore_errors=True)
+    return stats
+
+
+def generation_settings(num_train: int = 800, num_val: int = 200,
+                        seed: int = 0, cfg: Optional[SceneConfig] = None,
+                        jpeg_quality: int = 90,
+                        train_cfg: Optional[SceneConfig] = None) -> dict:
+    """The settings :data:`MARKER_FILE` records, as JSON-ready values.
+
+    Same arguments and defaults as :func:`generate_synthetic_coco`.
+    """
+    cfg = cfg or SceneConfig()
+    train_cfg = train_cfg or replace(cfg, level_probs=TRAIN_LEVEL_PROBS,
+                                     clutter=TRAIN_CLUTTER)
+    from mmipr.version import __version__
+    return json.loads(json.dumps(dict(
+        num_train=num_train, num_val=num_val, seed=seed,
+        jpeg_quality=jpeg_quality, val_cfg=asdict(cfg),
+        train_cfg=asdict(train_cfg), mmipr_version=__version__)))
+
+
+def read_marker(root: str) -> Optional[dict]:
+    """The settings of the complete synthetic dataset at ``root``, or None.
+
+    None when ``root`` holds no dataset that :func:`generate_synthetic_coco`
+    finished (no marker, an unreadable marker, or a file it lists missing).
+    """
+    try:
+        with open(osp.join(root, MARKER_FILE)) as f:
+            marker = json.load(f)
+        settings = marker['settings']
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    needed = [osp.join('annotations', f'person_keypoints_{s}2017.json')
+              for s in SPLITS] + [DETECTION_FILE, 'train2017', 'val2017']
+    if not all(osp.exists(osp.join(root, p)) for p in needed):
+        return None
+    return settings
+
+
+def ensure_synthetic_coco(root: str, num_train: int = 800,
+                          num_val: int = 200, seed: int = 0,
+                          workers: int = 2, progress: bool = True) -> str:
+    """Use the synthetic dataset at ``root``, generating it if absent.
+
+    The one test of "dataset present" for the demo and the study: ``root``
+    must hold a complete generation (:func:`read_marker`) with the requested
+    settings. A folder without a complete marker (a generation killed by an
+    older version, or never generated) is regenerated in place (atomically);
+    a complete dataset with other settings is an error, so that nothing is
+    overwritten and no run silently trains on other data.
+
+    Args:
+        root (str): dataset root.
+        num_train (int): train images.
+        num_val (int): val images.
+        seed (int): dataset seed.
+        workers (int): worker processes if it is generated.
+        progress (bool): show progress bars if it is generated.
+
+    Returns:
+        str: ``'reused'`` or ``'generated'``.
+
+    Raises:
+        ValueError: ``root`` holds a complete dataset with other settings.
+    """
+    wanted = generation_settings(num_train, num_val, seed)
+    found = read_marker(root)
+    if found == wanted:
+        return 'reused'
+    if found is not None:
+        diff = ', '.join(f'{k}: {found.get(k)!r} there, {v!r} asked'
+                         for k, v in wanted.items() if found.get(k) != v)
+        raise ValueError(
+            f'{root} holds a synthetic dataset generated with other settings '
+            f'({diff}). Pass another --data-root, ask for its settings, or '
+            f'delete {root} to regenerate it.')
+    if osp.exists(root):
+        print(f'{root} holds no complete synthetic dataset (no valid '
+              f'{MARKER_FILE}); regenerating it.')
+    generate_synthetic_coco(root, num_train=num_train, num_val=num_val,
+                            seed=seed, workers=workers, progress=progress)
+    return 'generated'

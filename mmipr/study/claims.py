@@ -27,6 +27,44 @@ def early_ap(runs: list[dict]) -> float:
     return float(np.mean(values))
 
 
+#: the convergence criterion's bound: the last quarter's share of the gain
+CONVERGENCE_MAX_SHARE = 0.10
+
+
+def convergence(run: dict, key: str = 'coco/AP') -> dict:
+    """The study's convergence criterion for one run.
+
+    With T validated epochs and q = max(1, round(T / 4)), the share of the
+    whole run's gain made in its last quarter:
+
+    .. math::
+        r = \\frac{AP_T - AP_{T-q}}{AP_T - AP_0}, \\qquad AP_0 = 0
+
+    (an untrained model scores AP 0). The run meets the criterion when
+    r <= :data:`CONVERGENCE_MAX_SHARE` and the last quarter lies after the
+    last lr drop (``lr_drop_epoch`` of the result, if recorded).
+
+    Args:
+        run (dict): a run's result (``val_metrics`` per epoch).
+        key (str): the metric. Default: ``'coco/AP'``.
+
+    Returns:
+        dict: ``share`` (r; NaN when AP_T <= 0 or fewer than 2 epochs),
+        ``quarter`` (q), ``after_drop`` (bool) and ``met`` (bool).
+    """
+    aps = [m.get(key, np.nan) for m in run.get('val_metrics', [])]
+    epochs = len(aps)
+    quarter = max(1, round(epochs / 4))
+    if epochs < 2 or not aps[-1] > 0:
+        share = float('nan')
+    else:
+        share = float((aps[-1] - aps[-1 - quarter]) / aps[-1])
+    drop = run.get('lr_drop_epoch')
+    after_drop = drop is None or epochs - quarter >= drop
+    met = bool(share <= CONVERGENCE_MAX_SHARE and after_drop)
+    return dict(share=share, quarter=quarter, after_drop=after_drop, met=met)
+
+
 def spread(by_name: dict, key: str = 'coco/AP') -> float:
     """Largest std over seeds of ``key`` among the seeded variants."""
     stds = [summarize(by_name[name], key)[1] for name in SEEDED

@@ -3,16 +3,19 @@
 Used by ``tools/demo.py`` (the README's main job) and ``tools/reproduce.py``
 (the paper's study in miniature). Each run is a normal MMEngine training of a
 config from ``configs/synthetic/`` (or any config), with its data paths, epoch
-count and seed overridden; a :class:`StudyProgressHook` feeds one progress bar
-for all runs and records the per-epoch validation metrics and training loss.
-A run whose ``result.json`` matches its settings is reused, so an interrupted
-study resumes where it stopped.
+count, seed and starting weights overridden; a :class:`StudyProgressHook`
+feeds one progress bar for all runs and records the per-epoch validation
+metrics, training loss and (with a prior) the prior-to-integral gradient
+ratio. A run whose ``result.json`` matches its settings is reused, so an
+interrupted study resumes where it stopped. The settings key covers the
+config, the contents of every data file the run reads, its starting weights
+and mmipr's version (:func:`settings_key`); result files are written
+atomically and an unreadable one is redone.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
 import os.path as osp
@@ -24,7 +27,14 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from tqdm import tqdm
 
+from mmipr.datasets import DETECTION_FILE, MARKER_FILE
 from mmipr.engine.preflight import check_data_paths
+from mmipr.version import __version__
+
+from .io import file_digest, read_json_or_none, write_json_atomic
+
+#: the scalar PriorGradientRatioHook writes to the message hub
+GRAD_RATIO_KEY = 'train/prior_integral_grad_ratio'
 
 
 @dataclass
@@ -37,6 +47,9 @@ class RunSpec:
         epochs (int): training epochs (the lr drop is kept at 80 %).
         seed (int): random seed (MMEngine ``randomness.seed``).
         cfg_options (dict): further overrides, as ``--cfg-options``.
+        load_from (str, optional): starting weights (``load_from``), e.g.
+            :func:`initial_weights`, so that every variant of a seed starts
+            from the same network. Default: None (the config's own init).
     """
 
     name: str
@@ -44,6 +57,7 @@ class RunSpec:
     epochs: int
     seed: int = 0
     cfg_options: dict = field(default_factory=dict)
+    load_from: str | None = None
 
     @property
     def run_id(self) -> str:
@@ -66,8 +80,10 @@ class StudyProgressHook(Hook):
         self.label = label
         self.epoch_losses: list[float] = []
         self.val_metrics: list[dict] = []
+        self.grad_ratios: list[float] = []
         self.train_seconds = 0.0
         self._losses: list[float] = []
+        self._ratios_seen = 0
         self._tic = 0.0
 
     def _advance(self) -> None:
@@ -91,6 +107,13 @@ class StudyProgressHook(Hook):
     def after_train_epoch(self, runner) -> None:
         self.epoch_losses.append(sum(self._losses) / max(len(self._losses), 1))
         self._losses = []
+        ratios = runner.message_hub.log_scalars.get(GRAD_RATIO_KEY)
+        if ratios is not None:
+            history = ratios.data[0]
+            new = history[self._ratios_seen:]
+            self._ratios_seen = len(history)
+            self.grad_ratios.append(float(new.mean()) if len(new)
+                                    else math.nan)
 
     def after_val_iter(self, runner, batch_idx, data_batch=None,
                        outputs=None) -> None:
@@ -102,28 +125,47 @@ class StudyProgressHook(Hook):
                                         for k, v in (metrics or {}).items()}))
 
 
-def synthetic_data_options(data_root: str, gt_boxes: bool = True) -> dict:
+def synthetic_data_options(data_root: str, gt_boxes: bool = False) -> dict:
     """Overrides that point a ``configs/synthetic`` config at ``data_root``.
 
     Args:
         data_root (str): dataset root (annotations/, train2017/, val2017/).
         gt_boxes (bool): evaluate on ground-truth boxes (pairing by
             annotation id, exact per-instance statistics) instead of the
-            dataset's detection file.
+            dataset's detection file. Default: False (detected boxes, whose
+            scores rank instances the same way for every head).
     """
     root = data_root.rstrip('/') + '/'
     ann = root + 'annotations/person_keypoints_val2017.json'
+    bbox_file = None if gt_boxes else root + DETECTION_FILE
     options = {
         'train_dataloader.dataset.data_root': root,
         'val_dataloader.dataset.data_root': root,
         'test_dataloader.dataset.data_root': root,
+        'val_dataloader.dataset.bbox_file': bbox_file,
+        'test_dataloader.dataset.bbox_file': bbox_file,
         'val_evaluator.ann_file': ann,
         'test_evaluator.ann_file': ann,
     }
-    if gt_boxes:
-        options['val_dataloader.dataset.bbox_file'] = None
-        options['test_dataloader.dataset.bbox_file'] = None
     return options
+
+
+#: instance scoring of the study's metrics: prefix -> CocoMetric score_mode
+SCORE_RULES = {
+    # The shared rule of the Table-1 AP: an instance is ranked by its
+    # detected box's score alone, the same for every head, so AP measures
+    # localisation only.
+    'coco': 'bbox',
+    # Each head's own keypoint scores (MMPose's default rescoring: box score
+    # times the mean keypoint score above keypoint_score_thr).
+    'own': 'bbox_keypoint',
+}
+
+
+def last_lr_drop(epochs: int) -> int:
+    """The epoch after which the study's lr is x0.1: two thirds of training,
+    so that the last quarter (the convergence criterion) lies after it."""
+    return max(1, (2 * epochs) // 3)
 
 
 def build_config(spec: RunSpec, work_dir: str) -> Config:
@@ -134,16 +176,22 @@ def build_config(spec: RunSpec, work_dir: str) -> Config:
     cfg.randomness = dict(seed=spec.seed)
     cfg.train_cfg.max_epochs = spec.epochs
     cfg.train_cfg.val_interval = 1
-    drop = max(1, round(0.8 * spec.epochs))
     for scheduler in cfg.param_scheduler:
         if scheduler.type == 'MultiStepLR':
             scheduler.end = spec.epochs
-            scheduler.milestones = [drop]
+            scheduler.milestones = [last_lr_drop(spec.epochs)]
     cfg.model.test_cfg.output_heatmaps = True
+    if spec.load_from is not None:
+        cfg.load_from = spec.load_from
     # One normalisation for both heads' A(2): the positive part over its sum
     # is the identity on integral heatmaps; footnote 2's softmax (beta 1)
     # flattens detection heatmaps (values in [0, 1]) to near-uniform maps.
-    cfg.val_evaluator.heatmap_normalization = 'sum'
+    metric = dict(cfg.val_evaluator, heatmap_normalization='sum')
+    cfg.val_evaluator = [dict(metric, prefix=prefix, score_mode=mode)
+                         for prefix, mode in SCORE_RULES.items()]
+    if cfg.model.head.get('prior_loss'):
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='PriorGradientRatioHook', interval=25)]
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=spec.epochs, max_keep_ckpts=1)
     cfg.default_hooks.logger.interval = 10
@@ -159,12 +207,86 @@ def _build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
-def _settings_key(cfg: Config, data_root: str) -> str:
-    """Hash of everything that determines a run's result."""
-    ann = osp.join(data_root, 'annotations', 'person_keypoints_train2017.json')
+def data_files(cfg: Config) -> list[str]:
+    """Every file a run of ``cfg`` reads besides its images: the train, val
+    and test annotation files, detection files, the evaluators' annotation
+    files and the starting weights (``load_from``)."""
+    files = []
+    for phase in ('train', 'val', 'test'):
+        loader = cfg.get(f'{phase}_dataloader') or {}
+        dataset = loader.get('dataset') or {}
+        root = dataset.get('data_root') or ''
+        if dataset.get('ann_file'):
+            files.append(osp.join(root, dataset['ann_file']))
+        if dataset.get('bbox_file'):
+            files.append(dataset['bbox_file'])
+        evaluator = cfg.get(f'{phase}_evaluator') if phase != 'train' else None
+        for metric in (evaluator if isinstance(evaluator, list)
+                       else [evaluator] if evaluator else []):
+            if metric.get('ann_file'):
+                files.append(metric['ann_file'])
+    if cfg.get('load_from'):
+        files.append(cfg.load_from)
+    return sorted(set(osp.normpath(f) for f in files))
+
+
+def settings_key(cfg: Config) -> str:
+    """Hash of everything that determines a run's result.
+
+    The config's text, mmipr's version and the contents of every file of
+    :func:`data_files`; for a synthetic dataset, also its generation marker
+    (which covers the images: they are drawn from the recorded settings).
+    """
     digest = hashlib.sha256(cfg.pretty_text.encode())
-    digest.update(str(osp.getsize(ann)).encode())
+    digest.update(__version__.encode())
+    paths = data_files(cfg)
+    roots = {(cfg.get(f'{p}_dataloader') or {}).get('dataset', {}).get(
+        'data_root') or '' for p in ('train', 'val')}
+    paths += [osp.join(r, MARKER_FILE) for r in sorted(roots)
+              if osp.exists(osp.join(r, MARKER_FILE))]
+    for path in paths:
+        digest.update(path.encode())
+        digest.update(file_digest(path).encode())
     return digest.hexdigest()[:16]
+
+
+def initial_weights(config: str, seed: int, out_dir: str) -> str:
+    """Starting weights shared by every variant trained with ``seed``.
+
+    The model of ``config`` (the detection config: the heads share the
+    trunk's layers, names and shapes) is built under ``seed`` and its state
+    written once to ``out_dir``, keyed by the model settings, the seed and
+    the torch version; a study passes it as every run's ``load_from``, so
+    that detection and integral regression start from identical weights.
+
+    Args:
+        config (str): config file whose model is built.
+        seed (int): random seed of the initialisation.
+        out_dir (str): folder of the cached weights.
+
+    Returns:
+        str: path of the checkpoint (``state_dict`` and ``meta``).
+    """
+    import torch
+    from mmengine.runner import set_random_seed
+    from mmpose.registry import MODELS
+
+    cfg = Config.fromfile(config)
+    model_text = Config(dict(model=cfg.model)).pretty_text
+    key = hashlib.sha256(
+        f'{model_text}{seed}{torch.__version__}'.encode()).hexdigest()[:12]
+    path = osp.join(out_dir, f'init_seed{seed}_{key}.pth')
+    if osp.exists(path):
+        return path
+    set_random_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = f'{path}.tmp-{os.getpid()}'
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(seed=seed, config=config)), tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def iterations_per_run(cfg: Config) -> int:
@@ -189,16 +311,14 @@ def finished_result(spec: RunSpec, data_root: str,
         ``reused=True``), or None when no finished run matches the settings.
     """
     work_dir = osp.join(work_root, spec.run_id)
-    result_file = osp.join(work_dir, 'result.json')
-    if not osp.exists(result_file):
+    cached = read_json_or_none(osp.join(work_dir, 'result.json'),
+                               f'the result of run {spec.run_id}')
+    if cached is None:
         return None
-    with open(result_file) as f:
-        cached = json.load(f)
     cfg = build_config(spec, work_dir)
     check_data_paths(cfg, phases=('train', 'val'))
-    key = _settings_key(cfg, data_root)
-    if cached.get('settings_key') != key or not osp.exists(
-            cached['checkpoint']):
+    if cached.get('settings_key') != settings_key(cfg) or not osp.exists(
+            cached.get('checkpoint', '')):
         return None
     return dict(cached, reused=True)
 
@@ -227,7 +347,7 @@ def run(spec: RunSpec, data_root: str, work_root: str,
     work_dir = osp.join(work_root, spec.run_id)
     cfg = build_config(spec, work_dir)
     check_data_paths(cfg, phases=('train', 'val'))
-    key = _settings_key(cfg, data_root)
+    key = settings_key(cfg)
     result_file = osp.join(work_dir, 'result.json')
     os.makedirs(work_dir, exist_ok=True)
     cfg.dump(osp.join(work_dir, osp.basename(spec.config)))
@@ -250,8 +370,9 @@ def run(spec: RunSpec, data_root: str, work_root: str,
         wall_seconds=time.perf_counter() - tic,
         train_seconds=hook.train_seconds,
         epoch_losses=hook.epoch_losses,
+        grad_ratios=hook.grad_ratios,
+        lr_drop_epoch=last_lr_drop(spec.epochs),
         val_metrics=hook.val_metrics,
         metrics=hook.val_metrics[-1] if hook.val_metrics else {})
-    with open(result_file, 'w') as f:
-        json.dump(result, f, indent=1)
+    write_json_atomic(result_file, result)
     return result

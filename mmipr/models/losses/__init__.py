@@ -1,3 +1,4 @@
 from .kl_prior_loss import KLPriorLoss
+from .visible_l1_loss import VisibleL1Loss
 
-__all__ = ['KLPriorLoss']
+__all__ = ['KLPriorLoss', 'VisibleL1Loss']
