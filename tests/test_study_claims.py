@@ -11,11 +11,11 @@ def test_verdict_counts_only_differences_beyond_the_tolerance():
     assert verdict(float('nan'), 0.3, 0.1) == 'not measured'
 
 
-def _run(name, seed, ap, hard_epe, curve=(0.0, 0.0)):
+def _run(name, seed, ap, hard_ap, curve=(0.0, 0.0), e_de=3.0, e_re=2.0):
     return dict(name=name, seed=seed,
-                metrics={'coco/AP': ap, 'coco/hard/EPE': hard_epe,
-                         'coco/hard/AP': 0.0,
-                         'coco/easy_medium/A(2)': 0.4},
+                metrics={'coco/AP': ap, 'coco/hard/AP': hard_ap,
+                         'own/AP': 1 - ap, 'hm/hard/E_de': e_de,
+                         'hm/hard/E_re': e_re},
                 val_metrics=[{'coco/AP': v} for v in curve])
 
 
@@ -24,20 +24,47 @@ def _row(table: str, start: str) -> list:
     return [c.strip() for c in line.strip('|').split('|')]
 
 
-def test_hard_epe_claim_is_lower_is_better_with_the_epe_spread():
+def test_claims_use_each_metric_s_own_seed_spread_and_the_asked_rule():
     by_name = {
-        'detection': [_run('detection', 0, 0.30, 30.0),
-                      _run('detection', 1, 0.32, 31.0)],
-        'integral': [_run('integral', 0, 0.20, 25.0),
-                     _run('integral', 1, 0.20, 25.0)],
+        'detection': [_run('detection', 0, 0.30, 0.10),
+                      _run('detection', 1, 0.32, 0.11)],
+        'integral': [_run('integral', 0, 0.20, 0.12, e_de=1.0),
+                     _run('integral', 1, 0.20, 0.12, e_de=1.0)],
     }
-    assert spread(by_name, 'coco/hard/EPE') == pytest.approx(0.5)
+    assert spread(by_name, 'coco/hard/AP') == pytest.approx(0.005)
     table = claims_table(by_name, spread(by_name))
-    epe = _row(table, 'Integral regression is better on hard instances (EPE')
-    assert epe[1] == 'integral 25.000 vs detection 30.500'
-    assert epe[2] == '0.500'
-    assert epe[3] == 'held'  # 5.5 px lower error, beyond the 0.5 px spread
+    hard = _row(table, 'Integral regression is better on hard instances')
+    assert hard[1] == 'integral 0.120 vs detection 0.105'
+    assert hard[2] == '0.005'
+    assert hard[3] == 'held'  # 0.015 AP better, beyond the 0.005 spread
     overall = _row(table, 'Detection beats integral regression overall')
     assert overall[3] == 'held'
+    # App. A.2: an inequality of expectations, judged without tolerance
+    assert _row(table, 'E_de >= E_re for detection, hard')[3] == 'held'
+    assert _row(table, 'E_de >= E_re for integral, hard')[3] == \
+        'did not hold'
     # a variant that was not run is reported, not guessed
     assert _row(table, 'The prior (sigma 2) improves')[3] == 'not measured'
+    # under each head's own scores (prefix 'own') the verdict can flip
+    own = claims_table(by_name, spread(by_name, 'own/AP'), prefix='own')
+    assert _row(own, 'Detection beats integral regression overall')[3] == \
+        'did not hold'
+
+
+def test_convergence_criterion_share_of_gain_in_the_last_quarter():
+    from mmipr.study.claims import convergence
+
+    def run(aps, drop=None):
+        return dict(val_metrics=[{'coco/AP': a} for a in aps],
+                    lr_drop_epoch=drop)
+    # 8 epochs: q = 2, share = (AP_8 - AP_6) / AP_8
+    plateau = convergence(run([.1, .2, .3, .35, .38, .39, .395, .40], 6))
+    assert plateau['quarter'] == 2
+    assert plateau['share'] == pytest.approx((.40 - .39) / .40)
+    assert plateau['met']
+    rising = convergence(run([.05, .1, .15, .2, .25, .3, .35, .40], 6))
+    assert rising['share'] == pytest.approx(.1 / .4) and not rising['met']
+    # flat, but the last quarter is not after the last lr drop
+    early_drop = convergence(run([.1, .2, .3, .35, .38, .39, .395, .40], 7))
+    assert not early_drop['after_drop'] and not early_drop['met']
+    assert not convergence(run([0.0, 0.0]))['met']  # no gain at all

@@ -54,15 +54,21 @@ def _cell(mean: float, std: float, n: int, digits: int) -> str:
     return text + (f' ± {std:.{digits}f}' if n > 1 else '')
 
 
-def comparison_table(results: list[dict]) -> str:
-    """Markdown table: one row per variant, mean ± std over its seeds."""
+def comparison_table(results: list[dict], columns=COLUMNS) -> str:
+    """Markdown table: one row per variant, mean ± std over its seeds.
+
+    Args:
+        results (list[dict]): run results.
+        columns (Sequence[tuple]): (title, metric key) of each column.
+            Default: :data:`COLUMNS`.
+    """
     groups = group_by_variant(results)
-    header = ['variant', 'seeds'] + [c for c, _ in COLUMNS] + ['train s']
+    header = ['variant', 'seeds'] + [c for c, _ in columns] + ['train s']
     lines = ['| ' + ' | '.join(header) + ' |',
              '|' + ' --- |' * len(header)]
     for name, runs in groups.items():
         cells = [name, str(len(runs))]
-        for title, key in COLUMNS:
+        for title, key in columns:
             digits = 2 if title.startswith('EPE') else 3
             cells.append(_cell(*summarize(runs, key), len(runs), digits))
         seconds = [r['train_seconds'] for r in runs]
