@@ -1,4 +1,4 @@
-# Integral regression + spatial prior, sigma 4 (Gu et al. 2023, Table 1).
+# Integral regression + spatial prior, sigma 4 (Gu et al. 2022, Table 1).
 _base_ = ['./sbl_r50_integral_kl2.py']
 
 model = dict(head=dict(prior_loss=dict(sigma=4)))
