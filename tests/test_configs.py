@@ -3,6 +3,7 @@ import glob
 import os.path as osp
 import re
 
+import numpy as np
 import pytest
 from conftest import REPO
 from mmengine.config import Config
@@ -152,3 +153,48 @@ def test_learnability_config_is_the_synthetic_detection_with_sigma_2():
     # the cache lives in the process that loads: the main one here
     assert cfg.train_dataloader.num_workers == 0
     MODELS.build(cfg.model)
+
+
+class _ReadKeys(dict):
+    """A test_cfg that records which keys the head reads."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.read = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize('path', COCO_CONFIGS + SYNTHETIC_CONFIGS,
+                         ids=osp.basename)
+def test_every_test_cfg_key_is_read_by_the_head(path):
+    import torch
+    from mmpose.structures import PoseDataSample
+    cfg = Config.fromfile(path)
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model).eval()
+    w, h = cfg.model.head.decoder.input_size
+    sample = PoseDataSample(metainfo=dict(
+        flip_indices=list(range(17)), input_size=(w, h),
+        input_center=np.array([w / 2, h / 2]),
+        input_scale=np.array([w, h], dtype=np.float32)))
+    test_cfg = _ReadKeys(cfg.model.test_cfg)
+    # the head's input, as the backbone gives it (stride 32)
+    feats = (torch.zeros(1, cfg.model.head.in_channels, h // 32, w // 32), )
+    with torch.no_grad():
+        if test_cfg.get('flip_test'):
+            feats = [feats, feats]
+        model.head.predict(feats, [sample], test_cfg=test_cfg)
+    assert set(cfg.model.test_cfg) <= test_cfg.read, (
+        f'test_cfg keys the head never reads: '
+        f'{sorted(set(cfg.model.test_cfg) - test_cfg.read)}')
