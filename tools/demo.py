@@ -51,7 +51,7 @@ def parse_args() -> argparse.Namespace:
                         help='train images to generate')
     parser.add_argument('--num-val', type=int, default=200,
                         help='val images to generate')
-    parser.add_argument('--epochs', type=int, default=5)
+    parser.add_argument('--epochs', type=int, default=4)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     for name in ('epochs', 'num_train', 'num_val'):
