@@ -255,17 +255,24 @@ def merge_heatmap_stats(results: list, stats: dict) -> None:
 
 
 def convergence_table(results: list) -> str:
+    """Each run's criterion, and the share of the gain made in the q epochs
+    before the lr drop (how fast AP still rose when the lr was cut)."""
     lines = ['| run | epochs | lr x0.1 after epoch | AP at T-q | AP at T '
-             '| share of the gain in the last quarter | criterion |',
-             '| --- | --- | --- | --- | --- | --- | --- |']
+             '| share of the gain in the last q epochs | criterion '
+             '| share of the gain in the q epochs before the drop |',
+             '|' + ' --- |' * 8]
     for r in results:
         c = convergence(r)
+        q = c['quarter']
         aps = [m.get('coco/AP', np.nan) for m in r['val_metrics']]
-        before = aps[-1 - c['quarter']] if len(aps) > c['quarter'] else np.nan
+        before = aps[-1 - q] if len(aps) > q else np.nan
+        drop = r.get('lr_drop_epoch') or 0
+        pre = ((aps[drop - 1] - (aps[drop - 1 - q] if drop > q else 0.0))
+               / aps[-1] if 0 < drop <= len(aps) and aps[-1] > 0 else np.nan)
         lines.append(
-            f"| {r['run_id']} | {len(aps)} | {r.get('lr_drop_epoch', '-')} "
+            f"| {r['run_id']} | {len(aps)} | {drop or '-'} "
             f"| {before:.3f} | {aps[-1]:.3f} | {c['share']:.1%} | "
-            f"{'met' if c['met'] else '**not met**'} |")
+            f"{'met' if c['met'] else '**not met**'} | {pre:.1%} |")
     return '\n'.join(lines)
 
 
