@@ -6,6 +6,7 @@ import copy
 import csv
 import io
 import json
+import logging
 import os.path as osp
 from collections import defaultdict
 from collections.abc import Sequence
@@ -19,6 +20,12 @@ from mmpose.structures.bbox import get_warp_matrix
 from terminaltables import AsciiTable
 from xtcocotools.cocoeval import COCOeval
 
+try:  # compiled COCOeval (evaluateImg + accumulate in C++)
+    from faster_coco_eval import COCO as FasterCOCO
+    from faster_coco_eval.core.faster_eval_api import COCOeval_faster
+except ImportError:  # pragma: no cover - it is an install requirement
+    FasterCOCO = COCOeval_faster = None
+
 from mmipr.heatmap.stats import activation_sum
 from mmipr.heatmap.stats import normalize_heatmaps as normalize_with
 
@@ -26,6 +33,54 @@ from ..splits import SPLIT_NAMES, annotation_levels, assign_predictions, split_m
 
 _NORMALIZATIONS = ('auto', 'softmax', 'sum', 'none')
 _PAIRINGS = ('auto', 'ann_id', 'oks')
+_ENGINES = ('auto', 'faster-coco-eval', 'xtcocotools')
+#: where non-finite predicted keypoints are moved: OKS 0 to every ground
+#: truth (``exp(-d^2 / ...)`` underflows to 0), so COCOeval counts the
+#: prediction as a false positive and its ground truth as missed
+_FAR = -1e7
+
+
+def _silent(*args, **kwargs) -> None:
+    """A ``print_function`` that prints nothing."""
+
+
+if COCOeval_faster is not None:
+
+    class _SubsetEval(COCOeval_faster):
+        """faster-coco-eval's ``evaluate`` (C++ matching and accumulation)
+        over given per-image ground truths, predictions and their OKS, as if
+        both files had been filtered to them.
+
+        Args:
+            params: the full evaluation's params with the split's ``imgIds``
+                (and, for speed, only the area range 'all').
+            gts (dict): (img, cat) -> ground-truth dicts (prepared by the
+                full evaluation: ``ignore`` set).
+            dts (dict): (img, cat) -> prediction dicts in score order.
+            ious (dict): (img, cat) -> OKS of the top ``maxDets``
+                predictions x ground truths, for every non-empty pair.
+        """
+
+        def __init__(self, params, gts: dict, dts: dict, ious: dict) -> None:
+            super().__init__(iouType=params.iouType, print_function=_silent,
+                             kpt_oks_sigmas=params.kpt_oks_sigmas)
+            self.params = params
+            self._subset = (gts, dts, ious)
+
+        def _prepare(self) -> None:
+            gts, dts, ious = self._subset
+            self.gt_dataset.clean()
+            self.dt_dataset.clean()
+            for (img, cat), anns in gts.items():
+                for ann in anns:
+                    self.gt_dataset.append_ref(img, cat, ann)
+            for (img, cat), anns in dts.items():
+                for ann in anns:
+                    self.dt_dataset.append_ref(img, cat, ann)
+            self._nonempty_iou_pairs = set(ious)
+
+        def computeOks(self, imgId: int, catId: int):  # noqa: N802
+            return self._subset[2][imgId, catId]
 
 
 def normalize_heatmaps(heatmaps: torch.Tensor, mode: str = 'auto',
@@ -126,6 +181,20 @@ class DifficultySplitCocoMetric(CocoMetric):
     annotation id; with detected boxes, COCO's own OKS matching at OKS 0.5
     (area range 'all'). A table of every number is logged.
 
+    Evaluation engine: faster-coco-eval's compiled COCOeval wherever it gives
+    xtcocotools' results (``iou_type='keypoints'`` with ``use_area=True``,
+    any per-keypoint sigmas), else xtcocotools' COCOeval as ``CocoMetric``
+    runs it (e.g. CrowdPose's ``'keypoints_crowd'``). The log line names the
+    engine. With faster-coco-eval the results file is written without
+    indentation (the same JSON values) and read back from memory.
+
+    Predicted instances with a non-finite keypoint coordinate (NaN, inf)
+    are moved far outside the image before NMS and evaluation: their OKS is
+    0 to every ground truth, so COCOeval counts them as false positives and
+    their ground truths as missed (xtcocotools would count a NaN OKS as a
+    match at every threshold). They pair with no ground truth for EPE and
+    A(s). A warning gives their number.
+
     Args:
         *args: positional arguments of ``CocoMetric``.
         activation_s (int): half window ``s`` of A(s). Default: 2.
@@ -138,6 +207,9 @@ class DifficultySplitCocoMetric(CocoMetric):
             ``'auto'``.
         split_results_file (str, optional): write the per-split table there,
             as CSV if it ends in ``.csv``, else JSON. Default: None.
+        eval_engine (str): ``'auto'`` (faster-coco-eval where it gives
+            xtcocotools' results, else xtcocotools), ``'faster-coco-eval'``
+            or ``'xtcocotools'``. Default: ``'auto'``.
         **kwargs: keyword arguments of ``CocoMetric``.
     """
 
@@ -148,8 +220,10 @@ class DifficultySplitCocoMetric(CocoMetric):
                  softmax_beta: float = 1.0,
                  pairing: str = 'auto',
                  split_results_file: str | None = None,
+                 eval_engine: str = 'auto',
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.engine = self._resolve_engine(eval_engine)
         if heatmap_normalization not in _NORMALIZATIONS:
             raise ValueError(f'heatmap_normalization must be one of '
                              f'{_NORMALIZATIONS}, got {heatmap_normalization}')
@@ -163,7 +237,41 @@ class DifficultySplitCocoMetric(CocoMetric):
         self.split_results_file = split_results_file
         self._coco_eval: COCOeval | None = None
         self._dt_sample_ids: list = []
+        self._dt_results: list | None = None
         self._warned_heatmaps = False
+
+    def _resolve_engine(self, eval_engine: str) -> str:
+        """The COCOeval implementation to run.
+
+        Args:
+            eval_engine (str): one of ``'auto'``, ``'faster-coco-eval'``,
+                ``'xtcocotools'``.
+
+        Returns:
+            str: ``'faster-coco-eval'`` or ``'xtcocotools'``.
+        """
+        if eval_engine not in _ENGINES:
+            raise ValueError(
+                f'eval_engine must be one of {_ENGINES}, got {eval_engine}')
+        # faster-coco-eval reproduces xtcocotools' COCOeval for COCO-style
+        # keypoints; CrowdPose's 'keypoints_crowd' summary needs the
+        # annotation file's crowdIndex, and use_area=False's area ranges
+        # read a key such files lack: those stay on xtcocotools
+        supported = self.iou_type == 'keypoints' and bool(self.use_area)
+        if eval_engine == 'xtcocotools' or (eval_engine == 'auto' and (
+                not supported or COCOeval_faster is None)):
+            return 'xtcocotools'
+        if COCOeval_faster is None:
+            raise ImportError("eval_engine='faster-coco-eval' needs the "
+                              'faster-coco-eval package (pip install '
+                              'faster-coco-eval==1.8.0)')
+        if not supported:
+            raise ValueError(
+                "eval_engine='faster-coco-eval' gives xtcocotools' results "
+                "only for iou_type='keypoints' with use_area=True, got "
+                f'iou_type={self.iou_type!r}, use_area={self.use_area}; '
+                "use eval_engine='auto' or 'xtcocotools'")
+        return 'faster-coco-eval'
 
     # ------------------------------------------------------------ process
     def process(self, data_batch: Sequence[dict],
@@ -250,18 +358,78 @@ class DifficultySplitCocoMetric(CocoMetric):
         self._dt_sample_ids = [
             None if isinstance(inst['id'], (list, tuple)) else inst['id']
             for insts in keypoints.values() for inst in insts]
-        return super().results2json(keypoints, outfile_prefix)
+        if self.engine == 'xtcocotools':
+            return super().results2json(keypoints, outfile_prefix)
+        # CocoMetric's entries, dumped by json's C encoder (no indentation:
+        # the indented dump costs more than faster-coco-eval's evaluation)
+        K = self.dataset_meta['num_keypoints']
+        results = []
+        for insts in keypoints.values():
+            for inst in insts:
+                res = {'image_id': inst['img_id'],
+                       'category_id': inst['category_id'],
+                       'keypoints': np.asarray(inst['keypoints']).reshape(
+                           K * 3).tolist(),
+                       'score': float(inst['score'])}
+                if 'bbox' in inst:
+                    res['bbox'] = inst['bbox'].tolist()
+                results.append(res)
+        res_file = f'{outfile_prefix}.keypoints.json'
+        if self.outfile_prefix is not None:  # else a temporary file
+            with open(res_file, 'w') as f:
+                f.write(json.dumps(results, sort_keys=True))  # one-shot: C
+        self._dt_results = results
+        return res_file
+
+    def _faster_gt(self):
+        """faster-coco-eval's COCO over ``self.coco``'s images, categories and
+        (shallow copies of) annotations, so that its bookkeeping keys never
+        reach ``self.coco``."""
+        gt = FasterCOCO()
+        gt.print_function = _silent
+        gt.dataset = {'images': list(self.coco.imgs.values()),
+                      'annotations': [dict(a) for a in self.coco.anns.values()],
+                      'categories': list(self.coco.cats.values())}
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt.createIndex()
+        return gt
 
     def _do_python_keypoint_eval(self, outfile_prefix: str) -> list:
-        """COCOeval as CocoMetric runs it, kept for the split evaluation."""
-        res_file = f'{outfile_prefix}.keypoints.json'
-        coco_det = self.coco.loadRes(res_file)
-        coco_eval = COCOeval(self.coco, coco_det, self.iou_type,
-                             self.dataset_meta['sigmas'], self.use_area)
-        coco_eval.params.useSegm = None
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-        coco_eval.summarize()
+        """COCOeval as CocoMetric runs it (with faster-coco-eval: its compiled
+        equivalent), kept for the split evaluation."""
+        print_log(f'{type(self).__name__}: evaluating with {self.engine}',
+                  'current')
+        if self.engine == 'faster-coco-eval':
+            coco_gt = self._faster_gt()
+            results, self._dt_results = self._dt_results, None
+            with contextlib.redirect_stdout(io.StringIO()):
+                coco_det = coco_gt.loadRes(results)
+            coco_eval = COCOeval_faster(
+                coco_gt, coco_det, self.iou_type,
+                kpt_oks_sigmas=self.dataset_meta['sigmas'],
+                use_area=self.use_area, print_function=_silent)
+            coco_eval.evaluate()
+            coco_eval.accumulate()
+            with contextlib.redirect_stdout(io.StringIO()):
+                coco_eval.summarize()
+        else:
+            res_file = f'{outfile_prefix}.keypoints.json'
+            coco_det = self.coco.loadRes(res_file)
+            coco_eval = COCOeval(self.coco, coco_det, self.iou_type,
+                                 self.dataset_meta['sigmas'], self.use_area)
+            coco_eval.params.useSegm = None
+            coco_eval.evaluate()
+            coco_eval.accumulate()
+            # 'keypoints_crowd' summarize() re-evaluates on each crowdIndex
+            # group of images, leaving the last group's state: keep the full
+            # evaluation's for the splits
+            state = {k: getattr(coco_eval, k) for k in (
+                'evalImgs', 'ious', '_gts', '_dts', 'eval', '_paramsEval')}
+            img_ids = list(coco_eval.params.imgIds)
+            coco_eval.summarize()
+            for k, v in state.items():
+                setattr(coco_eval, k, v)
+            coco_eval.params.imgIds = img_ids
         self._coco_eval = coco_eval
         if self.iou_type == 'keypoints_crowd':
             names = ['AP', 'AP .5', 'AP .75', 'AR', 'AR .5', 'AR .75',
@@ -269,7 +437,7 @@ class DifficultySplitCocoMetric(CocoMetric):
         else:
             names = ['AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)', 'AR',
                      'AR .5', 'AR .75', 'AR (M)', 'AR (L)']
-        return list(zip(names, coco_eval.stats))
+        return list(zip(names, (float(v) for v in coco_eval.stats)))
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """CocoMetric's metrics plus the per-split ones (see the class doc).
@@ -291,6 +459,7 @@ class DifficultySplitCocoMetric(CocoMetric):
                     f'{len(unknown)} predicted image ids are not in the '
                     f'annotation file (e.g. {unknown[:5]}): ann_file must be '
                     'the annotation file of the evaluated dataset.')
+        self._mark_nonfinite([p for p, _ in results])
         self._coco_eval = None
         metrics = super().compute_metrics(results)
         if self._coco_eval is None:  # format_only
@@ -298,6 +467,40 @@ class DifficultySplitCocoMetric(CocoMetric):
         metrics.update(self._split_metrics([p for p, _ in results]))
         self._coco_eval = None
         return metrics
+
+    @staticmethod
+    def _mark_nonfinite(preds: list[dict]) -> int:
+        """Move predicted instances with a non-finite coordinate far away
+        (OKS 0: a false positive, its ground truth missed) and flag them
+        (``pred['nonfinite']``, bool per instance); warn with their number.
+
+        Args:
+            preds (list[dict]): the processed predictions (changed in place).
+
+        Returns:
+            int: the number of such instances.
+        """
+        count = 0
+        for pred in preds:
+            if 'nonfinite' in pred:  # evaluated before: already moved
+                count += int(np.sum(pred['nonfinite']))
+                continue
+            kpts = np.asarray(pred['keypoints'])
+            bad = ~np.isfinite(kpts).all(tuple(range(1, kpts.ndim)))
+            if bad.any():
+                kpts = kpts.copy()
+                kpts[bad] = _FAR
+                pred['keypoints'] = kpts
+                pred['nonfinite'] = bad
+                count += int(bad.sum())
+        if count:
+            print_log(
+                f'DifficultySplitCocoMetric: {count} predicted instance(s) '
+                'have non-finite keypoint coordinates (NaN/inf); they are '
+                'evaluated as misses (OKS 0: false positives, their ground '
+                'truths unmatched) and paired with no ground truth.',
+                'current', logging.WARNING)
+        return count
 
     def _resolve_pairing(self, preds: list[dict]) -> str:
         carried = [p.get('ann_id') is not None for p in preds]
@@ -330,6 +533,42 @@ class DifficultySplitCocoMetric(CocoMetric):
         member = np.stack([masks[s] for s in SPLIT_NAMES], 1)  # (N, S)
         row_of = {int(a): i for i, a in enumerate(ann_ids)}
 
+        split_rows = (self._faster_split_rows if self.engine ==
+                      'faster-coco-eval' else self._xtcocotools_split_rows)(
+                          member, row_of, dt_ann)
+        rows = {}
+        for s, name in enumerate(SPLIT_NAMES):
+            rows[name] = split_rows[s]
+            rows[name]['count'] = int(masks[name].sum())
+        rows['all'] = {'count': int((levels['combined'] >= 0).sum())}
+
+        pairs = self._pairs(pairing, preds)
+        self._add_pair_stats(rows, pairs, masks, ann_ids)
+        used = sorted({pr['heatmap_normalization'] for pr in preds
+                       if 'heatmap_normalization' in pr})
+        self._report(rows, pairing, used)
+        metrics = {}
+        for name, row in rows.items():
+            for k, v in row.items():
+                metrics[f'{name}/{k}'] = v
+        return metrics
+
+    def _xtcocotools_split_rows(self, member: np.ndarray, row_of: dict,
+                                dt_ann: dict) -> list[dict]:
+        """AP/AR of every split with xtcocotools' COCOeval.
+
+        Args:
+            member (np.ndarray): bool, ground truth x split, shape (N, S).
+            row_of (dict): annotation id -> row of ``member``.
+            dt_ann (dict): prediction id -> annotation id it was made for
+                (empty unless pairing by annotation id).
+
+        Returns:
+            list[dict]: per split (:data:`SPLIT_NAMES` order), AP, AP .5,
+            AP .75 and AR.
+        """
+        E = self._coco_eval
+        p = E.params
         # Each split sees, per image, a subset of its ground truths and
         # predictions; the matching of one subset is computed once (COCOeval's
         # evaluateImg on the OKS of the single full evaluation) and shared by
@@ -392,23 +631,119 @@ class DifficultySplitCocoMetric(CocoMetric):
                             memo[sig]['dtScores'] = np.asarray(
                                 memo[sig]['dtScores'], np.float64)
                     per_split[s][key] = memo[sig]
+        return [self._accumulate_split(r) for r in per_split]
 
-        rows = {}
-        for s, name in enumerate(SPLIT_NAMES):
-            rows[name] = self._accumulate_split(per_split[s])
-            rows[name]['count'] = int(masks[name].sum())
-        rows['all'] = {'count': int((levels['combined'] >= 0).sum())}
+    def _faster_split_rows(self, member: np.ndarray, row_of: dict,
+                           dt_ann: dict) -> list[dict]:
+        """AP/AR of every split with faster-coco-eval's compiled COCOeval.
 
-        pairs = self._pairs(pairing, preds)
-        self._add_pair_stats(rows, pairs, masks, ann_ids)
-        used = sorted({pr['heatmap_normalization'] for pr in preds
-                       if 'heatmap_normalization' in pr})
-        self._report(rows, pairing, used)
-        metrics = {}
-        for name, row in rows.items():
-            for k, v in row.items():
-                metrics[f'{name}/{k}'] = v
-        return metrics
+        Per image, each split keeps a subset of the ground truths (its own
+        and COCO's ignored ones) and of the predictions (those assigned to
+        its ground truths, and the unassigned); one ``_SubsetEval`` per split
+        runs faster-coco-eval's ``evaluate`` on these subsets with the OKS of
+        the single full evaluation (sliced, never recomputed).
+
+        Args:
+            member (np.ndarray): bool, ground truth x split, shape (N, S).
+            row_of (dict): annotation id -> row of ``member``.
+            dt_ann (dict): prediction id -> annotation id it was made for
+                (empty unless pairing by annotation id).
+
+        Returns:
+            list[dict]: per split (:data:`SPLIT_NAMES` order), AP, AP .5,
+            AP .75 and AR.
+        """
+        E = self._coco_eval
+        p = E.params
+        S = len(SPLIT_NAMES)
+        maxdet = p.maxDets[-1]
+        subsets = [({}, {}, {}) for _ in range(S)]  # gts, dts, ious
+        unassigned = np.ones((1, S), bool)
+        cat_ids = p.catIds if p.useCats else [-1]
+        for img in p.imgIds:
+            for cat in cat_ids:
+                key = (img, cat)
+                g_list = E.gt_dataset.get(img, cat)
+                d_list = E.dt_dataset.get(img, cat)
+                if not g_list and not d_list:
+                    continue
+                order = np.argsort([-d['score'] for d in d_list],
+                                   kind='mergesort')
+                d_sorted = [d_list[i] for i in order]
+                oks = self._full_oks(key, len(d_sorted), len(g_list))
+                gt_member = member[[row_of[g['id']] for g in g_list]]
+                col = {g['id']: j for j, g in enumerate(g_list)}
+                carried = np.array(
+                    [col.get(dt_ann.get(d['id']), -1) for d in d_sorted],
+                    np.int64)
+                assigned = assign_predictions(oks, gt_member.any(1),
+                                              carried)
+                ignored = np.array([bool(g['ignore']) for g in g_list],
+                                   bool).reshape(-1, 1)
+                g_keep = (gt_member | ignored).T  # (S, G)
+                # unassigned (-1) picks the appended all-True row
+                d_keep = np.vstack([gt_member, unassigned])[assigned].T
+                self._add_subsets(subsets, key, g_list, d_sorted, oks,
+                                  g_keep, d_keep, maxdet)
+        return [self._faster_accumulate(*sub) for sub in subsets]
+
+    @staticmethod
+    def _add_subsets(subsets: list, key: tuple, g_list: list, d_sorted: list,
+                     oks: np.ndarray, g_keep: np.ndarray, d_keep: np.ndarray,
+                     maxdet: int) -> None:
+        """Add one image's kept ground truths, predictions and OKS to each
+        split's subsets; splits with the same subset share it.
+
+        Args:
+            subsets (list): per split, (gts, dts, ious) dicts keyed by
+                (img, cat).
+            key (tuple): (img, cat).
+            g_list (list): the image's ground truths.
+            d_sorted (list): its predictions in score order.
+            oks (np.ndarray): OKS, predictions x ground truths.
+            g_keep (np.ndarray): bool, split x ground truth.
+            d_keep (np.ndarray): bool, split x prediction.
+            maxdet (int): COCOeval's ``maxDets[-1]``.
+        """
+        oks_rows = oks.tolist()  # faster-coco-eval converts lists fastest
+        g_rows, d_rows = g_keep.tolist(), d_keep.tolist()
+        memo = {}
+        for s, (gk, dk) in enumerate(zip(g_rows, d_rows)):
+            if not (any(gk) or any(dk)):
+                continue
+            sig = (tuple(gk), tuple(dk))
+            sub = memo.get(sig)
+            if sub is None:
+                if all(gk) and all(dk):
+                    sub = (g_list, d_sorted, oks_rows[:maxdet])
+                else:
+                    gi = [j for j, k in enumerate(gk) if k]
+                    di = [i for i, k in enumerate(dk) if k]
+                    sub = ([g_list[j] for j in gi], [d_sorted[i] for i in di],
+                           [[oks_rows[i][j] for j in gi]
+                            for i in di[:maxdet]])
+                if not (sub[0] and sub[1]):
+                    sub = (sub[0], sub[1], None)
+                memo[sig] = sub
+            gts, dts, ious = subsets[s]
+            gts[key], dts[key] = sub[0], sub[1]
+            if sub[2] is not None:
+                ious[key] = sub[2]
+
+    def _faster_accumulate(self, gts: dict, dts: dict,
+                           ious: dict) -> dict[str, float]:
+        """faster-coco-eval's evaluation of one split's subsets and COCO's
+        summary numbers (area 'all')."""
+        p = copy.copy(self._coco_eval.params)
+        p.areaRng, p.areaRngLbl = p.areaRng[:1], p.areaRngLbl[:1]
+        p.imgIds = sorted({k[0] for k in gts} | {k[0] for k in dts})
+        if not p.imgIds:
+            return {'AP': -1.0, 'AP .5': -1.0, 'AP .75': -1.0, 'AR': -1.0}
+        E = _SubsetEval(p, gts, dts, ious)
+        E.evaluate()
+        E.accumulate()
+        return {'AP': _summary(E, True), 'AP .5': _summary(E, True, .5),
+                'AP .75': _summary(E, True, .75), 'AR': _summary(E, False)}
 
     def _full_oks(self, key, num_dt: int, num_gt: int) -> np.ndarray:
         """OKS of all predictions (score order) x ground truths of one
@@ -523,6 +858,8 @@ class DifficultySplitCocoMetric(CocoMetric):
                 ann = pred.get('ann_id')
                 if ann is None or ann in pairs or not len(pred['keypoints']):
                     continue
+                if 'nonfinite' in pred and pred['nonfinite'][0]:
+                    continue  # a miss: paired with nothing
                 sums = pred.get('activation_sums', {}).get(ann)
                 pairs[ann] = (np.asarray(pred['keypoints'])[0, :, :2], sums)
             return pairs
@@ -531,20 +868,32 @@ class DifficultySplitCocoMetric(CocoMetric):
         for pred in preds:
             if not isinstance(pred['id'], (list, tuple)):
                 by_sample.setdefault(pred['id'], pred)
+        for gt_id, dt_id in self._matches_at_first_threshold():
+            if dt_id <= 0 or gt_id in pairs:
+                continue
+            dt = E.cocoDt.anns[int(dt_id)]
+            kpts = np.reshape(dt['keypoints'], (-1, 3))[:, :2]
+            sample = by_sample.get(self._dt_sample_ids[int(dt_id) - 1],
+                                   {})
+            sums = sample.get('activation_sums', {}).get(gt_id)
+            pairs[gt_id] = (kpts, sums)
+        return pairs
+
+    def _matches_at_first_threshold(self):
+        """(ground-truth id, prediction id) of COCOeval's matches at the first
+        OKS threshold (0.5), area range 'all' (matches to COCO's ignored
+        ground truths included: no split holds them)."""
+        E = self._coco_eval
+        if self.engine == 'faster-coco-eval':
+            for key in E.eval['matched']:
+                dt_id, gt_id = key.split('_', 1)
+                yield int(gt_id), int(dt_id)
+            return
         area_all = tuple(E.params.areaRng[0])
         for ev in E.evalImgs:
             if ev is None or tuple(ev['aRng']) != area_all:
                 continue
-            for gt_id, dt_id in zip(ev['gtIds'], ev['gtMatches'][0]):
-                if dt_id <= 0 or gt_id in pairs:
-                    continue
-                dt = E.cocoDt.anns[int(dt_id)]
-                kpts = np.reshape(dt['keypoints'], (-1, 3))[:, :2]
-                sample = by_sample.get(self._dt_sample_ids[int(dt_id) - 1],
-                                       {})
-                sums = sample.get('activation_sums', {}).get(gt_id)
-                pairs[gt_id] = (kpts, sums)
-        return pairs
+            yield from zip(ev['gtIds'], ev['gtMatches'][0])
 
     def _add_pair_stats(self, rows: dict, pairs: dict, masks: dict,
                         ann_ids: np.ndarray) -> None:
