@@ -177,3 +177,30 @@ def test_drop_in_for_mmpose_config():
         np.testing.assert_allclose(
             res.pred_instances.keypoint_scores,
             ref_res.pred_instances.keypoint_scores, rtol=1e-6)
+
+
+@pytest.mark.parametrize('codec', [
+    dict(type='RegressionLabel', input_size=(192, 256)),
+    dict(type='IntegralRegressionLabel', input_size=(192, 256),
+         heatmap_size=(48, 64), sigma=2),
+    dict(type='SimCCLabel', input_size=(192, 256)),
+])
+def test_coordinate_codec_rejected_at_build_time(codec):
+    with pytest.raises(ValueError, match=(
+            f"heatmap codec .*got {codec['type']}.*IntegralHead")):
+        MODELS.build(dict(type='ArgmaxHead', in_channels=8, out_channels=17,
+                          decoder=codec))
+
+
+@pytest.mark.parametrize('codec_type', ['MSRAHeatmap', 'UDPHeatmap',
+                                        'MegviiHeatmap'])
+def test_heatmap_codecs_accepted(codec_type):
+    decoder = dict(type=codec_type, input_size=(192, 256),
+                   heatmap_size=(48, 64))
+    decoder.update(kernel_size=11) if codec_type == 'MegviiHeatmap' else (
+        decoder.update(sigma=2))
+    head = MODELS.build(dict(type='ArgmaxHead', in_channels=8,
+                             out_channels=17, decoder=decoder))
+    assert type(head.decoder).__name__ == codec_type
+    assert MODELS.build(dict(type='ArgmaxHead', in_channels=8,
+                             out_channels=17)).decoder is None

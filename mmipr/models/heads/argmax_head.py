@@ -15,6 +15,39 @@ from torch import Tensor
 
 from mmipr.heatmap.decode import decode_argmax
 
+#: label fields of codecs that encode coordinates, not heatmaps
+_COORDINATE_LABELS = ('keypoint_labels', 'keypoint_x_labels',
+                      'keypoint_y_labels')
+
+
+def check_heatmap_codec(codec) -> None:
+    """Raise unless ``codec`` decodes one heatmap per keypoint (top-down).
+
+    ArgmaxHead (as MMPose's HeatmapHead) predicts K heatmaps and decodes them
+    with its codec's ``decode(heatmaps)``: the codec must encode exactly a
+    ``heatmaps`` field (``MSRAHeatmap``, ``UDPHeatmap``, ``MegviiHeatmap``).
+    A coordinate codec (``RegressionLabel``, ``IntegralRegressionLabel``,
+    ``SimCCLabel``) or a bottom-up one would fail, or decode garbage, only
+    at the first validation.
+
+    Args:
+        codec: the built codec, or None (no decoding).
+
+    Raises:
+        ValueError: for any other codec, naming it and the fix.
+    """
+    if codec is None:
+        return
+    fields = set(getattr(codec, 'field_mapping_table', {}) or {})
+    labels = set(getattr(codec, 'label_mapping_table', {}) or {})
+    if fields != {'heatmaps'} or labels & set(_COORDINATE_LABELS):
+        raise ValueError(
+            'ArgmaxHead predicts one heatmap per keypoint and decodes it by '
+            "argmax; its decoder must be a heatmap codec (type='MSRAHeatmap', "
+            f"'UDPHeatmap' or 'MegviiHeatmap'), got {type(codec).__name__}. "
+            'For coordinate codecs (RegressionLabel, '
+            "IntegralRegressionLabel) use type='IntegralHead'.")
+
 
 @MODELS.register_module()
 class ArgmaxHead(HeatmapHead):
@@ -52,11 +85,17 @@ class ArgmaxHead(HeatmapHead):
             ``dict(kernel_size=1)``.
         loss (Config): the heatmap loss. Defaults to
             ``dict(type='KeypointMSELoss', use_target_weight=True)``.
-        decoder (Config, optional): the codec that decodes the heatmaps.
+        decoder (Config, optional): the codec that decodes the heatmaps: a
+            heatmap codec, checked at construction
+            (:func:`check_heatmap_codec`).
         init_cfg (Config, optional): initialisation; HeatmapHead's default.
     """
 
     _warned_fallback = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        check_heatmap_codec(self.decoder)
 
     def decode(self, batch_outputs: Tensor) -> InstanceList:
         """Decode keypoints from a batch of heatmaps.
