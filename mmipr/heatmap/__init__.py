@@ -8,7 +8,21 @@ from .decode import (  # noqa: F401
                      refine_keypoints_dark,
 )
 from .gaussian import gaussian_heatmaps, gaussian_kl_divergence, log_gaussian_heatmaps  # noqa: F401
-from .integral import debias, expectation, flat_log_softmax, flat_softmax, integral_l1_grad  # noqa: F401
+from .integral import (  # noqa: F401
+                       check_beta,
+                       debias,
+                       debias_gu2021,
+                       expectation,
+                       flat_log_softmax,
+                       flat_softmax,
+                       integral_l1_grad,
+)
+from .priors import (  # noqa: F401
+                     gaussian_js_divergence,
+                     heatmap_variance,
+                     reverse_gaussian_kl_divergence,
+                     variance_regularization,
+)
 from .stats import (  # noqa: F401
                      activation_sum,
                      activation_sum_curve,
@@ -16,4 +30,5 @@ from .stats import (  # noqa: F401
                      expected_epe,
                      normalize_heatmaps,
                      pearson_chi_square,
+                     round_half_up,
 )

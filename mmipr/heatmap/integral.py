@@ -17,6 +17,9 @@ pixels lose the small tail mass that the bias compensation relies on.
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 from torch import Tensor
 
@@ -38,6 +41,31 @@ def _check_heatmaps(heatmaps: Tensor, name: str = 'heatmaps') -> None:
             f'{name} must have shape (B, K, H, W), got '
             f'{tuple(heatmaps.shape)}; add the missing batch/joint axes with '
             '`unsqueeze`.')
+
+
+def check_beta(beta: float, owner: str) -> None:
+    """Raise unless ``beta`` is a positive, finite number (a softmax scale).
+
+    beta = 0 makes softmax(beta * h) uniform whatever h: the expectation is
+    the heatmap centre and every gradient into the trunk is zero, so the
+    model never learns; a negative beta inverts the heatmap.
+
+    Args:
+        beta (float): the softmax scale to check.
+        owner (str): name used in the message (the module being built).
+
+    Raises:
+        TypeError: ``beta`` is not a real number.
+        ValueError: ``beta`` is not positive and finite.
+    """
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
+        raise TypeError(f'{owner}: beta must be a number, got {beta!r}')
+    if not (math.isfinite(beta) and beta > 0):
+        raise ValueError(
+            f'{owner}: beta must be positive and finite, got {beta}; '
+            'softmax(beta * h) with beta = 0 is uniform whatever h (zero '
+            'gradient into the trunk: the model never learns), and a '
+            'negative beta puts the mass on the lowest logits')
 
 
 def flat_log_softmax(heatmaps: Tensor, beta: float = 1.0) -> Tensor:
@@ -135,8 +163,9 @@ def debias(coords: Tensor, heatmaps: Tensor, beta: float = 1.0) -> Tensor:
     unit-area domain, while C sums e^{beta h} over H * W pixels, each
     background pixel adding 1. On a pixel heatmap with background logits 0
     it therefore corrects far less than the full bias, which would be
-    ``x' = (C x - H W (W - 1) / 2) / (C - H W)``. It is kept as MMPose has it
-    so that results compare with MMPose's debiased models.
+    ``x' = (C x - H W (W - 1) / 2) / (C - H W)`` (:func:`debias_gu2021`). It
+    is kept as MMPose has it so that results compare with MMPose's debiased
+    models.
 
     Args:
         coords (Tensor): expectations (x, y) in heatmap pixels, shape
@@ -154,6 +183,69 @@ def debias(coords: Tensor, heatmaps: Tensor, beta: float = 1.0) -> Tensor:
     inv_c = torch.exp(-log_c)[..., None]  # (B, K, 1)
     half_size = coords.new_tensor([W / 2, H / 2])
     return (coords - half_size * inv_c) / (1 - inv_c)
+
+
+def debias_gu2021(coords: Tensor, heatmaps: Tensor,
+                  beta: float = 1.0) -> Tensor:
+    """Bias compensation of Gu et al. (2021), derived on the pixel grid.
+
+    Model: background pixels have logit 0, so each carries e^{beta * 0} = 1
+    before normalisation. Write every pixel's unnormalised mass as that
+    background plus an excess, e^{beta h_p} = 1 + a_p (a_p = 0 on the
+    background), and let the peak be the excess: A = sum_p a_p and
+    J_peak = sum_p p a_p / A. With Z = sum_p e^{beta h_p} = H W + A and
+    c = ((W - 1) / 2, (H - 1) / 2) the mean pixel of the H x W grid, the
+    softmax expectation is exactly the mixture
+
+    .. math::
+        \\hat J = \\sum_p p \\frac{e^{\\beta h_p}}{Z}
+        = \\frac{H W}{Z} c + \\frac{Z - H W}{Z} J_{peak},
+
+    i.e. ``J = (1 - w) c + w J_peak`` with ``w = 1 - H W / Z``. Undoing it:
+
+    .. math::
+        J_{peak} = c + \\frac{Z}{Z - H W} (\\hat J - c)
+        = \\frac{Z \\hat J - H W c}{Z - H W}.
+
+    On logits that are 0 except on a peak region this recovers the peak's
+    own expectation (that of its excess mass e^{beta h} - 1) exactly, for any
+    beta. :func:`debias` (MMPose's) has the same form with H W replaced by 1
+    and c by (W / 2, H / 2), so it removes only about 1 / (H W) of the bias.
+
+    Numerics: log Z by log-sum-exp, ``w = -expm1(log(H W) - log Z)``
+    (accurate when w is small), so any logit range is finite. Where
+    ``w <= eps`` of the dtype (Z <= H W: no mass above the zero background,
+    the model does not apply, e.g. all logits negative) J is returned
+    unchanged. The gain 1 / w grows without bound as the peak's share of the
+    mass vanishes (near-flat heatmaps, e.g. a freshly initialised head), so
+    the result is clamped to the pixel domain [0, W - 1] x [0, H - 1], which
+    contains the expectation of any non-negative excess; where the clamp is
+    active the coordinate has no gradient.
+
+    Args:
+        coords (Tensor): expectations (x, y) in heatmap pixels of
+            softmax(beta * h), shape (B, K, 2).
+        heatmaps (Tensor): the heatmap logits h, shape (B, K, H, W).
+        beta (float): softmax scale used for the expectation. Default: 1.0.
+
+    Returns:
+        Tensor: compensated (x, y) in heatmap pixels, shape (B, K, 2),
+        float32 for half-precision input, else the input dtype.
+    """
+    _check_heatmaps(heatmaps)
+    H, W = heatmaps.shape[-2:]
+    x = _as_float(heatmaps)
+    j = _as_float(coords)
+    with _full_precision(x):
+        log_z = torch.logsumexp(beta * x.flatten(2), dim=-1)  # (B, K)
+        w = -torch.expm1((math.log(H * W) - log_z).clamp(max=0))
+        eps = torch.finfo(w.dtype).eps
+        applies = (w > eps)[..., None]
+        gain = 1 / w.clamp(min=eps)[..., None]
+        center = j.new_tensor([(W - 1) / 2, (H - 1) / 2])
+        peak = center + (j - center) * gain
+        peak = torch.minimum(peak.clamp(min=0), j.new_tensor([W - 1, H - 1]))
+        return torch.where(applies, peak, j)
 
 
 def integral_l1_grad(heatmaps: Tensor, coords: Tensor, target: Tensor,

@@ -15,14 +15,37 @@ from torch import Tensor
 from .integral import _check_heatmaps, expectation, flat_softmax
 
 
+def round_half_up(x: Tensor) -> Tensor:
+    """Nearest heatmap pixel, halves rounded up: ``floor(x + 0.5)``.
+
+    MMPose's heatmap codecs and the paper's window use ``int(x + 0.5)``
+    (``mmpose.codecs.utils.generate_gaussian_heatmaps``:
+    ``mu = (keypoints[n, k] + 0.5).astype(np.int64)``; for x >= -0.5 that is
+    floor(x + 0.5)). ``torch.round`` rounds halves to
+    even instead (2.5 -> 2, 3.5 -> 4), which would move windows centred on
+    half-pixel keypoints by one pixel on every other half-integer; here 2.5 ->
+    3 and 3.5 -> 4 (and -0.5 -> 0, where ``int`` truncates toward zero but a
+    window is clipped at the border either way).
+
+    Args:
+        x (Tensor): coordinates in heatmap pixels, any shape.
+
+    Returns:
+        Tensor: integer pixel indices (int64), the shape of ``x``.
+    """
+    return torch.floor(x + 0.5).long()
+
+
 def activation_sum(heatmaps: Tensor, centers: Tensor, s: int = 2) -> Tensor:
     """Activation sum A(s) of the paper's Eq. 6.
 
     .. math::
         A(s) = \\sum_{i=J_x-s}^{J_x+s} \\sum_{j=J_y-s}^{J_y+s} \\tilde h_{ij}
 
-    The window is centred on ``centers`` rounded to the nearest heatmap pixel
-    and clipped at the heatmap border.
+    The window is centred on ``centers`` rounded to the nearest heatmap pixel,
+    halves up (``floor(x + 0.5)``, :func:`round_half_up`, as MMPose's
+    ``int(x + 0.5)``: x = 2.5 -> 3, 3.5 -> 4), and clipped at the heatmap
+    border.
 
     Args:
         heatmaps (Tensor): normalised heatmaps (each (H, W) map sums to 1),
@@ -35,8 +58,8 @@ def activation_sum(heatmaps: Tensor, centers: Tensor, s: int = 2) -> Tensor:
         Tensor: A(s), shape (B, K).
     """
     H, W = heatmaps.shape[-2:]
-    cx = centers[..., 0].round().long()
-    cy = centers[..., 1].round().long()
+    cx = round_half_up(centers[..., 0])
+    cy = round_half_up(centers[..., 1])
     xs = torch.arange(W, device=heatmaps.device)
     ys = torch.arange(H, device=heatmaps.device)
     in_x = (xs - cx[..., None]).abs() <= s  # (B, K, W)
@@ -101,14 +124,16 @@ def _window(heatmaps: Tensor, centers: Tensor,
             s: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """The (2s+1) x (2s+1) window around the rounded centres, gathered.
 
+    Centres are rounded as in :func:`activation_sum` (:func:`round_half_up`).
+
     Returns the window values (B, K, n, n) (0 outside the heatmap), the
     validity mask (B, K, n, n) and the pixel coordinates of the window's
     columns (B, K, n) and rows (B, K, n), n = 2s + 1.
     """
     H, W = heatmaps.shape[-2:]
     offsets = torch.arange(-s, s + 1, device=heatmaps.device)
-    xi = centers[..., 0].round().long()[..., None] + offsets  # (B, K, n)
-    yi = centers[..., 1].round().long()[..., None] + offsets
+    xi = round_half_up(centers[..., 0])[..., None] + offsets  # (B, K, n)
+    yi = round_half_up(centers[..., 1])[..., None] + offsets
     valid = (((yi >= 0) & (yi < H))[..., :, None]
              & ((xi >= 0) & (xi < W))[..., None, :])
     index = (yi.clamp(0, H - 1)[..., :, None] * W
@@ -122,7 +147,8 @@ def pearson_chi_square(heatmaps: Tensor, centers: Tensor,
     """Pearson chi-square between heatmap windows and Gaussian templates.
 
     The paper's App. A.3: the (2s+1) x (2s+1) window W around the centre
-    (rounded to the nearest pixel, clipped at the border) is renormalised to
+    (rounded to the nearest pixel, halves up as :func:`round_half_up`,
+    clipped at the border) is renormalised to
     sum 1, O_p = h_p / sum_W h; the template is a Gaussian of standard
     deviation sigma centred on the (unrounded) centre c, renormalised over
     the same window, E_p = g_p / sum_W g with g_p = exp(-||p - c||^2 /
@@ -202,6 +228,24 @@ def expected_epe(heatmaps: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
         \\;\\ge\\; E_{re} = \\|J_{gt} - \\mu\\|_2
 
     (Eq. 7, 8; the inequality is Jensen's for the convex norm, App. A.2).
+
+    **w(p) is a proxy.** In Eq. 7, w(p) is the probability that pixel p is
+    the *argmax* of the detection heatmap (over the randomness of the
+    prediction), a radially symmetric distribution centred on mu with its
+    support inside the window Phi(mu, s). That distribution is not
+    observable from one predicted heatmap: the argmax of one map is a single
+    pixel. This function uses the normalised heatmap itself as w, i.e. it
+    treats the heatmap's mass at p as the chance that p wins the argmax, and
+    sums over the whole map instead of Phi. That is exact only if the
+    heatmap were the argmax distribution; nothing ties the spread of one
+    heatmap's mass to the spread of its argmax across predictions (a wide
+    but stable heatmap has a nearly deterministic argmax), so E_de here
+    measures the heatmap's spread around J_gt, not the EPE an argmax decoder
+    attains, and mu (the heatmap's expectation, not a symmetry centre) is
+    what E_re uses. E_de >= E_re still holds for any normalised w: it is
+    Jensen's inequality, which needs no symmetry. Use it to compare the spread of
+    heatmaps, not as the EPE an argmax decoder attains; that is measured by
+    decoding (``mmipr.heatmap.decode_argmax``).
 
     Args:
         heatmaps (Tensor): normalised heatmaps w, shape (B, K, H, W).

@@ -1,7 +1,7 @@
 """IntegralHead: MMPose's HeatmapHead trunk decoded by integral regression."""
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -14,8 +14,8 @@ from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, Features, OptConfigType, OptSampleList, Predictions
 from torch import Tensor
 
-from mmipr.heatmap import debias as debias_coords
-from mmipr.heatmap import expectation, flat_log_softmax, flat_softmax
+from mmipr.heatmap import check_beta, debias_gu2021, expectation, flat_log_softmax, flat_softmax
+from mmipr.heatmap import debias as debias_mmpose
 from mmipr.heatmap.stats import activation_sum
 
 OptIntSeq = Optional[Sequence[int]]
@@ -29,8 +29,9 @@ class IntegralHead(HeatmapHead):
     :class:`HeatmapHead`, with the same arguments. Its logits h are
     normalised by a flat softmax, h~ = softmax(beta * h) over the H * W
     pixels of each joint, and the keypoint is the expectation
-    J = sum_p p * h~_p (the paper's Eq. 2), optionally with the bias
-    compensation of Gu et al. (2021). Training minimises the L1 distance
+    J = sum_p p * h~_p (the paper's Eq. 2), optionally with a bias
+    compensation (``debias``: MMPose's form, or Gu et al. 2021's as derived
+    on the pixel grid). Training minimises the L1 distance
     between J and the ground truth (Eq. 4) and, optionally, a spatial prior
     on the same h~ (e.g. :class:`KLPriorLoss`, Sec. 4.2); only one softmax is
     computed for both.
@@ -39,8 +40,20 @@ class IntegralHead(HeatmapHead):
     by the heatmap size (W, H), which equals the keypoint in input pixels
     divided by the input size since heatmap pixel i is input pixel
     ``i * stride``. So the codec is ``RegressionLabel`` or
-    ``IntegralRegressionLabel`` (its ``keypoint_labels``), and flip test
-    shifts coordinates as MMPose's ``IntegralRegressionHead`` does.
+    ``IntegralRegressionLabel`` (its ``keypoint_labels``).
+
+    Flip test (``test_cfg``), exactly what :meth:`predict` reads:
+    ``flip_test`` (default False) averages with the flipped input's
+    prediction; its coordinates are flipped back by MMPose's
+    ``flip_coordinates`` with ``shift_coords`` (default True), as MMPose's
+    ``IntegralRegressionHead``. The flipped pass's heatmaps are flipped back
+    with ``flip_heatmaps(flip_mode='heatmap', shift_heatmap=...)``, where
+    ``shift_heatmap`` is taken from ``test_cfg`` (default False when the key
+    is absent; MMPose's heatmap configs set it True, and then it is applied)
+    and only changes the heatmaps returned with ``output_heatmaps``, never
+    the keypoints or scores. ``flip_mode`` is not read (the heatmaps are
+    always flipped as ``'heatmap'``); ``output_heatmaps`` (default False)
+    returns the normalised h~.
 
     Keypoint scores are the activation sum A(s) of the paper's Eq. 6: the mass
     of h~ in the (2s+1) x (2s+1) window around the predicted keypoint
@@ -58,19 +71,28 @@ class IntegralHead(HeatmapHead):
         conv_kernel_sizes (Sequence[int | tuple], optional): as HeatmapHead.
         final_layer (dict, optional): as HeatmapHead.
             Default: ``dict(kernel_size=1)``.
-        beta (float): softmax scale (the paper's beta). Default: 1.0, as
-            MMPose's ``IntegralRegressionHead``.
-        debias (bool): apply the bias compensation of Gu et al. (2021)
-            (:func:`mmipr.heatmap.debias`). Default: False (the paper's
-            analysis assumes it negligible).
+        beta (float): softmax scale (the paper's beta), positive and
+            finite (beta = 0 makes h~ uniform whatever h: zero gradient into
+            the trunk). Default: 1.0, as MMPose's ``IntegralRegressionHead``.
+        debias (bool | str): bias compensation of the expectation, in
+            training and testing. ``False``: none (the paper's analysis
+            assumes the bias negligible). ``True`` (or ``'mmpose'``):
+            MMPose's ``IntegralRegressionHead(debias=True)`` formula
+            (:func:`mmipr.heatmap.debias`), so published MMPose models
+            compare. ``'gu2021'``: the compensation derived for zero
+            background logits over the H * W pixels, beta included
+            (:func:`mmipr.heatmap.debias_gu2021`), exact on such maps.
+            Default: False.
         loss (dict): coordinate loss on normalised coordinates, called as
             ``loss(pred (B, K, 2), labels (B, K, 2), weights (B, K))``.
             Default: ``dict(type='L1Loss', use_target_weight=True)`` (Eq. 4).
         prior_loss (dict, optional): a loss on the normalised heatmap, called
             as ``prior_loss(log_heatmaps, keypoints_in_heatmap_px, weights,
-            log_normalized=True)``, e.g. ``dict(type='KLPriorLoss',
-            sigma=2.0)``. Its ``beta`` defaults to this head's and must equal
-            it. Default: None.
+            log_normalized=True)``: ``dict(type='KLPriorLoss', sigma=2.0)``
+            (the paper's KL(G || h~)), with ``divergence='kl_h_g'`` or
+            ``'js'`` for dsntnn's reverse KL or DSNT's Jensen-Shannon, or
+            ``dict(type='VarianceRegLoss', sigma=2.0)``. Its ``beta``
+            defaults to this head's and must equal it. Default: None.
         score_window (int): half-size s of the window of the keypoint score
             A(s). Default: 2.
         decoder (dict, optional): codec that decodes normalised coordinates
@@ -87,7 +109,7 @@ class IntegralHead(HeatmapHead):
                  conv_kernel_sizes: OptIntSeq = None,
                  final_layer: Optional[dict] = dict(kernel_size=1),
                  beta: float = 1.0,
-                 debias: bool = False,
+                 debias: Union[bool, str] = False,
                  loss: ConfigType = dict(type='L1Loss', use_target_weight=True),
                  prior_loss: OptConfigType = None,
                  score_window: int = 2,
@@ -114,6 +136,13 @@ class IntegralHead(HeatmapHead):
         if score_window < 0:
             raise ValueError(
                 f'IntegralHead: score_window must be >= 0, got {score_window}')
+        check_beta(beta, 'IntegralHead')
+        if debias not in (False, True, 'mmpose', 'gu2021') or (
+                not isinstance(debias, (bool, str))):
+            raise ValueError(
+                "IntegralHead: debias must be False, True (MMPose's formula; "
+                "alias 'mmpose') or 'gu2021' (Gu et al. 2021 as derived on "
+                f'the pixel grid), got {debias!r}')
         self.beta = beta
         self.debias = debias
         self.score_window = score_window
@@ -152,8 +181,10 @@ class IntegralHead(HeatmapHead):
             log_heatmaps = None
             heatmaps = flat_softmax(logits, self.beta)
         coords = expectation(heatmaps)
-        if self.debias:
-            coords = debias_coords(coords, logits, self.beta)
+        if self.debias == 'gu2021':
+            coords = debias_gu2021(coords, logits, self.beta)
+        elif self.debias:
+            coords = debias_mmpose(coords, logits, self.beta)
         return coords, heatmaps, log_heatmaps
 
     @staticmethod
@@ -195,8 +226,11 @@ class IntegralHead(HeatmapHead):
                 ``test_cfg['flip_test']``.
             batch_data_samples (List[PoseDataSample]): the batch data samples.
             test_cfg (dict): ``flip_test`` (default False), ``shift_coords``
-                (default True), ``shift_heatmap`` (default False, only for
-                the returned heatmaps), ``output_heatmaps`` (default False).
+                (default True), ``shift_heatmap`` (default False when absent;
+                applied, when set, to the flipped pass's heatmaps before they
+                are averaged, so only the returned heatmaps change),
+                ``output_heatmaps`` (default False). ``flip_mode`` is not
+                read: heatmaps are flipped as ``'heatmap'``.
 
         Returns:
             List[InstanceData] | Tuple[List[InstanceData], List[PixelData]]:

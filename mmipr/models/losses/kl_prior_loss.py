@@ -1,23 +1,134 @@
-"""KL divergence between a Gaussian prior and the softmax-normalised heatmap."""
+"""Spatial priors on the softmax-normalised heatmap: the paper's KL(G || h~),
+the reverse KL and Jensen-Shannon of dsntnn / DSNT (:class:`KLPriorLoss`),
+and dsntnn's variance regulariser (:class:`VarianceRegLoss`)."""
 from __future__ import annotations
 
-from typing import Optional
+import math
+from typing import Callable, Dict, Optional
 
 import torch
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-from mmipr.heatmap import flat_log_softmax, gaussian_kl_divergence
+from mmipr.heatmap import (
+    check_beta,
+    flat_log_softmax,
+    gaussian_js_divergence,
+    gaussian_kl_divergence,
+    reverse_gaussian_kl_divergence,
+    variance_regularization,
+)
+
+#: divergence name -> function(log_heatmaps, centers, sigma) -> (B, K)
+DIVERGENCES: Dict[str, Callable[[Tensor, Tensor, float], Tensor]] = {
+    'kl_g_h': gaussian_kl_divergence,
+    'kl_h_g': reverse_gaussian_kl_divergence,
+    'js': gaussian_js_divergence,
+}
+
+#: 1:1 weights with the L1 term at initialisation (see KLPriorLoss): the L1
+#: loss 0.20 divided by the prior's mean value on a uniform 64x48 heatmap,
+#: sigma 2, ground truths on a grid over the central 80 % of the heatmap.
+DEFAULT_LOSS_WEIGHTS: Dict[str, float] = {
+    'kl_g_h': 0.0525,  # 0.20 / 3.808
+    'kl_h_g': 0.0019,  # 0.20 / 105.0
+    'js': 0.325,  # 0.20 / 0.6158
+    'variance': 1.34e-6,  # 0.20 / 149050 (pixels^4)
+}
+
+
+class _HeatmapPriorLoss(nn.Module):
+    """Shared input checks, normalisation and visible-joint averaging."""
+
+    def __init__(self, beta: float, use_target_weight: bool,
+                 loss_weight: float):
+        super().__init__()
+        check_beta(beta, type(self).__name__)
+        self.beta = beta
+        self.use_target_weight = use_target_weight
+        self.loss_weight = loss_weight
+
+    def per_joint(self, log_pred: Tensor, target: Tensor) -> Tensor:
+        """The prior per joint, shape (B, K)."""
+        raise NotImplementedError
+
+    def forward(self,
+                output: Tensor,
+                target: Tensor,
+                target_weights: Optional[Tensor] = None,
+                log_normalized: bool = False) -> Tensor:
+        """Compute the prior loss.
+
+        Args:
+            output (Tensor): heatmap logits h, shape (B, K, H, W); with
+                ``log_normalized=True``, the log-normalised heatmaps
+                log softmax(beta * h) instead (``beta`` is then not applied),
+                so a head reuses the softmax it already computed.
+            target (Tensor): ground-truth keypoints (x, y) in heatmap pixels,
+                shape (B, K, 2).
+            target_weights (Tensor, optional): shape (B, K); required with
+                ``use_target_weight``.
+            log_normalized (bool): whether ``output`` is already
+                log-normalised. Default: False.
+
+        Returns:
+            Tensor: scalar loss.
+        """
+        name = type(self).__name__
+        if output.dim() != 4:
+            raise ValueError(f'{name}: output must be heatmaps of shape '
+                             f'(B, K, H, W), got {tuple(output.shape)}')
+        B, K, H, W = output.shape
+        if target.shape != (B, K, 2):
+            raise ValueError(
+                f'{name}: target must be keypoints (x, y) in heatmap '
+                f'pixels of shape {(B, K, 2)}, got {tuple(target.shape)}')
+        if self.use_target_weight:
+            if target_weights is None:
+                raise ValueError(
+                    f'{name}: use_target_weight=True needs target_weights '
+                    'of shape (B, K); pass them or set use_target_weight=False')
+            if target_weights.shape != (B, K):
+                raise ValueError(
+                    f'{name}: target_weights must have shape {(B, K)}, '
+                    f'got {tuple(target_weights.shape)}')
+            weights = target_weights.float()
+        else:
+            weights = output.new_ones((B, K), dtype=torch.float32)
+
+        if not log_normalized:
+            log_pred = flat_log_softmax(output, self.beta)
+        elif output.dtype in (torch.float16, torch.bfloat16):
+            log_pred = output.float()
+        else:
+            log_pred = output
+        # Invisible joints may carry any coordinate (NaN, far outside): centre
+        # their Gaussian at 0 so that nothing non-finite reaches the graph.
+        visible = weights > 0
+        target = torch.where(visible[..., None], target.to(log_pred.dtype),
+                             log_pred.new_zeros(()))
+        loss = self.per_joint(log_pred, target)
+        loss = torch.where(visible, loss, loss.new_zeros(())) * weights
+        return loss.sum() / visible.sum().clamp(min=1) * self.loss_weight
 
 
 @MODELS.register_module()
-class KLPriorLoss(nn.Module):
-    """Spatial prior of the paper (Sec. 4.2, App. A.4): KL(G_sigma || h~).
+class KLPriorLoss(_HeatmapPriorLoss):
+    """Gaussian spatial prior on h~ = softmax(beta h): the paper's KL(G_sigma
+    || h~) (Sec. 4.2, App. A.4) by default, or the divergences of dsntnn/DSNT.
 
     .. math::
-        L_p = \\frac{1}{|V|} \\sum_{(b, k)} w_{bk} \\sum_{p \\in \\Omega}
-        G_p (\\log G_p - \\log \\tilde h_p),
+        L_p = \\frac{1}{|V|} \\sum_{(b, k)} w_{bk} \\, D(G, \\tilde h),
         \\qquad \\tilde h = \\mathrm{softmax}(\\beta h)
+
+    with D chosen by ``divergence`` (functions in :mod:`mmipr.heatmap`):
+
+    - ``'kl_g_h'`` (default): KL(G || h~) = sum_p G_p (log G_p - log h~_p),
+      the paper's (:func:`~mmipr.heatmap.gaussian_kl_divergence`);
+    - ``'kl_h_g'``: KL(h~ || G), dsntnn's ``kl_reg_losses`` direction
+      (:func:`~mmipr.heatmap.reverse_gaussian_kl_divergence`);
+    - ``'js'``: Jensen-Shannon, DSNT's (dsntnn's ``js_reg_losses``, MMPose's
+      ``JSDiscretLoss``) (:func:`~mmipr.heatmap.gaussian_js_divergence`).
 
     G is a Gaussian of standard deviation ``sigma`` (heatmap pixels) centred
     on the ground truth, normalised to sum 1 over the heatmap; w the target
@@ -42,82 +153,92 @@ class KLPriorLoss(nn.Module):
     and the heatmap size only through L_p's entropy and log(H W) terms; the
     paper keeps it fixed across sigma, so does this default.
 
+    The other divergences' defaults follow the same rule: their mean value
+    on a uniform 64x48 heatmap, sigma 2, ground truths over the central
+    80 % (``DEFAULT_LOSS_WEIGHTS``): KL(h~ || G) = 105.0 (it grows with the
+    squared distances of the whole map to the centre), so 0.0019; JS =
+    0.616 (bounded by log 2), so 0.325.
+
     Args:
         sigma (float): standard deviation of the prior in heatmap pixels.
             Default: 2.0.
-        beta (float): softmax scale, as the head's. Default: 1.0.
+        beta (float): softmax scale, as the head's; positive and finite.
+            Default: 1.0.
         use_target_weight (bool): weight each joint by its target weight and
             average over joints with positive weight. Default: True.
-        loss_weight (float): weight of the loss. Default: 0.0525.
+        loss_weight (float, optional): weight of the loss. Default: None,
+            the divergence's 1:1 weight (0.0525 for ``'kl_g_h'``).
+        divergence (str): ``'kl_g_h'``, ``'kl_h_g'`` or ``'js'``.
+            Default: ``'kl_g_h'``.
     """
 
     def __init__(self,
                  sigma: float = 2.0,
                  beta: float = 1.0,
                  use_target_weight: bool = True,
-                 loss_weight: float = 0.0525):
-        super().__init__()
+                 loss_weight: Optional[float] = None,
+                 divergence: str = 'kl_g_h'):
+        if divergence not in DIVERGENCES:
+            raise ValueError(
+                f'KLPriorLoss: divergence must be one of '
+                f'{sorted(DIVERGENCES)}, got {divergence!r}')
+        if loss_weight is None:
+            loss_weight = DEFAULT_LOSS_WEIGHTS[divergence]
+        super().__init__(beta, use_target_weight, loss_weight)
         if not sigma > 0:
             raise ValueError(f'KLPriorLoss: sigma must be positive, got {sigma}')
         self.sigma = sigma
-        self.beta = beta
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
+        self.divergence = divergence
+        self._divergence_fn = DIVERGENCES[divergence]
 
-    def forward(self,
-                output: Tensor,
-                target: Tensor,
-                target_weights: Optional[Tensor] = None,
-                log_normalized: bool = False) -> Tensor:
-        """Compute the prior loss.
+    def per_joint(self, log_pred: Tensor, target: Tensor) -> Tensor:
+        """D(G, h~) per joint, shape (B, K)."""
+        return self._divergence_fn(log_pred, target, self.sigma)
 
-        Args:
-            output (Tensor): heatmap logits h, shape (B, K, H, W); with
-                ``log_normalized=True``, the log-normalised heatmaps
-                log softmax(beta * h) instead (``beta`` is then not applied),
-                so a head reuses the softmax it already computed.
-            target (Tensor): ground-truth keypoints (x, y) in heatmap pixels,
-                shape (B, K, 2).
-            target_weights (Tensor, optional): shape (B, K); required with
-                ``use_target_weight``.
-            log_normalized (bool): whether ``output`` is already
-                log-normalised. Default: False.
 
-        Returns:
-            Tensor: scalar loss.
-        """
-        if output.dim() != 4:
-            raise ValueError('KLPriorLoss: output must be heatmaps of shape '
-                             f'(B, K, H, W), got {tuple(output.shape)}')
-        B, K, H, W = output.shape
-        if target.shape != (B, K, 2):
+@MODELS.register_module()
+class VarianceRegLoss(_HeatmapPriorLoss):
+    """dsntnn's variance regulariser on h~ = softmax(beta h).
+
+    .. math::
+        L_{var} = \\frac{1}{|V|} \\sum_{(b, k)} w_{bk}
+        \\big( (\\mathrm{Var}_x - \\sigma^2)^2
+        + (\\mathrm{Var}_y - \\sigma^2)^2 \\big)
+
+    (:func:`mmipr.heatmap.variance_regularization`; Var in heatmap pixels^2
+    around the heatmap's own expectation, as dsntnn's current
+    ``variance_reg_losses``). It shapes the spread only; the location comes
+    from the coordinate loss. Weighting, masking of invisible joints and
+    precision as :class:`KLPriorLoss`; ``target`` is used only for its
+    shape, the head's call being the same for every prior.
+
+    The default ``loss_weight`` is the 1:1 weight at initialisation of
+    :class:`KLPriorLoss` (uniform 64x48 heatmap, sigma 2):
+    Var_x = (48^2 - 1) / 12 = 191.9, Var_y = (64^2 - 1) / 12 = 341.25, so
+    L_var = 187.9^2 + 337.25^2 = 149050 and 0.20 / 149050 = 1.34e-6. The
+    loss falls by orders of magnitude once the heatmap localises.
+
+    Args:
+        sigma (float): target standard deviation in heatmap pixels.
+            Default: 2.0.
+        beta (float): softmax scale, as the head's; positive and finite.
+            Default: 1.0.
+        use_target_weight (bool): as :class:`KLPriorLoss`. Default: True.
+        loss_weight (float): weight of the loss. Default: 1.34e-6.
+    """
+
+    def __init__(self,
+                 sigma: float = 2.0,
+                 beta: float = 1.0,
+                 use_target_weight: bool = True,
+                 loss_weight: float = DEFAULT_LOSS_WEIGHTS['variance']):
+        super().__init__(beta, use_target_weight, loss_weight)
+        if not (sigma > 0 and math.isfinite(sigma)):
             raise ValueError(
-                'KLPriorLoss: target must be keypoints (x, y) in heatmap '
-                f'pixels of shape {(B, K, 2)}, got {tuple(target.shape)}')
-        if self.use_target_weight:
-            if target_weights is None:
-                raise ValueError(
-                    'KLPriorLoss: use_target_weight=True needs target_weights '
-                    'of shape (B, K); pass them or set use_target_weight=False')
-            if target_weights.shape != (B, K):
-                raise ValueError(
-                    f'KLPriorLoss: target_weights must have shape {(B, K)}, '
-                    f'got {tuple(target_weights.shape)}')
-            weights = target_weights.float()
-        else:
-            weights = output.new_ones((B, K), dtype=torch.float32)
+                f'VarianceRegLoss: sigma must be positive and finite, got '
+                f'{sigma}')
+        self.sigma = sigma
 
-        if not log_normalized:
-            log_pred = flat_log_softmax(output, self.beta)
-        elif output.dtype in (torch.float16, torch.bfloat16):
-            log_pred = output.float()
-        else:
-            log_pred = output
-        # Invisible joints may carry any coordinate (NaN, far outside): centre
-        # their Gaussian at 0 so that nothing non-finite reaches the graph.
-        visible = weights > 0
-        target = torch.where(visible[..., None], target.to(log_pred.dtype),
-                             log_pred.new_zeros(()))
-        kl = gaussian_kl_divergence(log_pred, target, self.sigma)
-        kl = torch.where(visible, kl, kl.new_zeros(())) * weights
-        return kl.sum() / visible.sum().clamp(min=1) * self.loss_weight
+    def per_joint(self, log_pred: Tensor, target: Tensor) -> Tensor:
+        """(Var_x - sigma^2)^2 + (Var_y - sigma^2)^2 per joint, (B, K)."""
+        return variance_regularization(log_pred, self.sigma)
