@@ -1,0 +1,7 @@
+# CPU-sized ../sbl_r50_integral_klrev2.py.
+_base_ = ['./sbl_r18_integral.py']
+
+model = dict(
+    head=dict(
+        prior_loss=dict(
+            type='KLPriorLoss', sigma=2.0, divergence='kl_h_g')))
