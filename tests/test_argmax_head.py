@@ -204,3 +204,20 @@ def test_heatmap_codecs_accepted(codec_type):
     assert type(head.decoder).__name__ == codec_type
     assert MODELS.build(dict(type='ArgmaxHead', in_channels=8,
                              out_channels=17)).decoder is None
+
+
+def test_fast_instance_data_equals_constructor():
+    k = np.arange(34, dtype=np.float32).reshape(1, 17, 2)
+    s = np.ones((1, 17), np.float32)
+    fast = argmax_head._instance_data(keypoints=k, keypoint_scores=s)
+    ref = argmax_head.InstanceData(keypoints=k, keypoint_scores=s)
+    assert fast.__dict__.keys() == ref.__dict__.keys()
+    assert fast._data_fields == ref._data_fields
+    assert fast._metainfo_fields == ref._metainfo_fields
+    assert len(fast) == len(ref) == 1
+    assert sorted(fast.keys()) == sorted(ref.keys())
+    fast.keypoints_visible = np.ones((1, 17))  # later fields: usual checks
+    with pytest.raises(AssertionError):
+        fast.bboxes = np.zeros((2, 4))
+    merged = argmax_head.InstanceData.cat([fast, fast])
+    assert merged.keypoints.shape == (2, 17, 2)
