@@ -58,8 +58,10 @@ def _first_maximum(flat: Tensor) -> tuple[Tensor, Tensor]:
     n = flat.shape[-1]
     # torch's max-with-index is several times slower on the CPU than amax; a
     # two-level search (chunk maxima, then inside the first chunk holding the
-    # maximum) returns the same first index.
-    size = max(d for d in range(1, 257) if n % d == 0)
+    # maximum) returns the same first index. Chunks of at most 64 values keep
+    # both max-with-index searches small (256 took 1.5x as long in
+    # tools/benchmark/bench_decode.py's setting, 64x48 maps).
+    size = max(d for d in range(1, 65) if n % d == 0)
     chunks = flat.reshape(-1, n // size, size)
     vals, chunk = chunks.amax(-1).max(-1)
     first = torch.arange(len(chunk), device=flat.device) * (n // size)
