@@ -24,9 +24,14 @@ from mmipr.engine import (  # noqa: E402
     check_annotation_files,
     check_checkpoint_matches,
     check_data_paths,
+    checkpoint_problem,
     setup_cpu_distributed,
 )
 from mmipr.engine.mmpose_tools import load_mmpose_tool  # noqa: E402
+from mmipr.engine.preflight import (  # noqa: E402
+    PreflightError,
+    PreflightFileNotFoundError,
+)
 
 mmpose_test = load_mmpose_tool('test')
 
@@ -49,6 +54,13 @@ def main() -> None:
     cfg = mmpose_test.merge_args(Config.fromfile(args.config), args)
     check_data_paths(cfg, phases=('test', ))
     check_annotation_files(cfg, phases=('test', ))
+    problem = (None if '://' in args.checkpoint
+               else checkpoint_problem(args.checkpoint))
+    if problem:
+        raise PreflightFileNotFoundError(
+            f'The checkpoint {args.checkpoint} {problem}: give the path of a '
+            'complete checkpoint (e.g. work_dirs/<config>/best_*.pth or '
+            'epoch_*.pth).')
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     check_checkpoint_matches(runner.model, args.checkpoint)
@@ -58,4 +70,7 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except PreflightError as e:  # a problem explained in words: no traceback
+        sys.exit(f'{osp.basename(__file__)}: error: {e}')

@@ -3,7 +3,9 @@
 Same arguments as MMPose's tool (``--work-dir``, ``--resume``, ``--amp``,
 ``--cfg-options``, ``--launcher``, ``--show-dir`` ...), which it imports rather
 than copies. Added: mmipr's modules are registered, and ``--launcher pytorch``
-also works without CUDA (gloo backend, see ``mmipr.engine.distributed``).
+also works without CUDA (gloo backend, see ``mmipr.engine.distributed``), and
+the config, its data and the checkpoint to resume from are checked before the
+Runner starts (``mmipr.engine.preflight``).
 """
 import os.path as osp
 import sys
@@ -21,9 +23,12 @@ from mmipr.engine import (  # noqa: E402
     check_annotation_files,
     check_checkpoint_matches,
     check_data_paths,
+    check_resume,
+    check_train_length,
     setup_cpu_distributed,
 )
 from mmipr.engine.mmpose_tools import load_mmpose_tool  # noqa: E402
+from mmipr.engine.preflight import PreflightError  # noqa: E402
 
 mmpose_train = load_mmpose_tool('train')
 
@@ -34,6 +39,8 @@ def main() -> None:
     check_data_paths(cfg, phases=('train', 'val'))
     check_annotation_files(cfg, phases=('train', 'val'))
     check_amp_device(cfg)
+    check_train_length(cfg)
+    check_resume(cfg)
     setup_cpu_distributed(cfg)
     if 'preprocess_cfg' in cfg:
         cfg.model.setdefault('data_preprocessor', cfg.get('preprocess_cfg', {}))
@@ -44,4 +51,7 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except PreflightError as e:  # a problem explained in words: no traceback
+        sys.exit(f'{osp.basename(__file__)}: error: {e}')

@@ -49,6 +49,7 @@ class HeatmapStatsAccumulator:
             return torch.zeros(len(LEVELS), *shape, dtype=torch.float64)
 
         self.count = zeros()
+        self.dropped = zeros()
         self.a_sum = zeros(max_s + 1)
         self.chi_sum = {s: zeros(n_sig) for s in self.windows}
         self.chi_count = {s: zeros(n_sig) for s in self.windows}
@@ -68,9 +69,18 @@ class HeatmapStatsAccumulator:
                 heatmap), shape (B, K).
             levels (Tensor): difficulty level of each instance (0 easy,
                 1 medium, 2 hard, anything else: not counted), shape (B, ).
+
+        A valid joint whose heatmap or target holds a non-finite value (NaN,
+        inf: a diverged model, a map of zero sum normalised) is left out of
+        every statistic and counted in ``dropped_non_finite`` instead.
         """
         heatmaps = heatmaps.double()
         targets = targets.to(heatmaps)
+        finite = (heatmaps.isfinite().flatten(2).all(-1)
+                  & targets.isfinite().all(-1))
+        # zeros in place of the dropped maps keep NaN out of the batch sums
+        heatmaps = torch.where(finite[..., None, None], heatmaps, 0.)
+        targets = torch.where(finite[..., None], targets, 0.)
         curve = activation_sum_curve(heatmaps, targets, self.max_s)
         e_de, e_re = expected_epe(heatmaps, targets)
         chis = {s: pearson_chi_square(heatmaps, targets, self.sigmas, s)
@@ -78,6 +88,8 @@ class HeatmapStatsAccumulator:
         levels = levels.to(valid.device)
         for lv in range(len(LEVELS)):
             mask = valid & (levels == lv)[:, None]
+            self.dropped[lv] += (mask & ~finite).sum().item()
+            mask &= finite
             if not mask.any():
                 continue
             self.count[lv] += mask.sum().item()
@@ -95,12 +107,19 @@ class HeatmapStatsAccumulator:
                 self.best_hist[s][lv] += torch.bincount(
                     best, minlength=len(self.sigmas)).cpu()
 
+    @property
+    def dropped_non_finite(self) -> int:
+        """Valid joints of all levels dropped as non-finite so far."""
+        return int(self.dropped.sum())
+
     def summary(self) -> Dict[str, dict]:
         """Per split: means of the statistics and the best-fit sigma.
 
         Returns:
             dict: split name (``easy``, ``medium``, ``hard``,
             ``easy_medium``, ``all``) -> dict with ``count`` (joints),
+            ``dropped_non_finite`` (valid joints left out of every statistic
+            because their heatmap or target was not finite),
             ``activation_sum`` (mean A(s), s = 0..max_s), ``chi_square``
             (window -> mean chi-square per sigma; inf where some template
             underflows), ``best_sigma`` (the sigma of least mean
@@ -117,7 +136,9 @@ class HeatmapStatsAccumulator:
             chi = {s: (self.chi_sum[s][idx].sum(0) /
                        self.chi_count[s][idx].sum(0)) for s in self.windows}
             window = self.windows[-1 if name == 'hard' else 0]
-            entry = dict(count=int(n), window=window, sigmas=self.sigmas)
+            entry = dict(count=int(n),
+                         dropped_non_finite=int(self.dropped[idx].sum()),
+                         window=window, sigmas=self.sigmas)
             if n == 0:
                 entry.update(activation_sum=None, chi_square=None,
                              best_sigma=None, best_sigma_counts=None,

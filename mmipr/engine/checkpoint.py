@@ -8,6 +8,8 @@ import torch
 from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from .preflight import PreflightValueError
+
 
 def check_checkpoint_matches(model: torch.nn.Module, checkpoint: str) -> None:
     """Raise if a tensor of ``checkpoint`` has another shape in ``model``.
@@ -23,7 +25,8 @@ def check_checkpoint_matches(model: torch.nn.Module, checkpoint: str) -> None:
         checkpoint (str): path or URL of the checkpoint.
 
     Raises:
-        ValueError: naming every mismatching tensor and both shapes.
+        PreflightValueError: (a ``ValueError``) naming every mismatching
+            tensor and both shapes.
     """
     if is_model_wrapper(model):
         model = model.module
@@ -37,7 +40,7 @@ def check_checkpoint_matches(model: torch.nn.Module, checkpoint: str) -> None:
         and value.shape != own[key].shape
     ]
     if mismatches:
-        raise ValueError(
+        raise PreflightValueError(
             f'Checkpoint {checkpoint} does not fit the model built from the '
             'config (different keypoint count or architecture?):\n' +
             '\n'.join(mismatches) +

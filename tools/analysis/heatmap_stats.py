@@ -13,6 +13,9 @@ all) over the labelled joints whose ground truth lies inside the heatmap:
   ``--sigmas`` rescale them for other sizes);
 - the expected end-point errors E_de (argmax) >= E_re (expectation), Eq. 7, 8.
 
+Joints whose heatmap is not finite (a diverged model) are left out of every
+statistic, counted per split as ``dropped_non_finite`` and warned about.
+
 Writes ``heatmap_stats.json``, ``activation_sums.png`` and ``best_sigma.png``
 to ``--out-dir`` and prints a table. Only per-joint statistics are kept, never
 the heatmaps.
@@ -37,6 +40,7 @@ import math
 import os
 import os.path as osp
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -163,6 +167,8 @@ def collect(args) -> dict:
             for _ in samples:
                 progress.update()
     print()
+    if acc.dropped_non_finite:
+        warn_non_finite(acc.dropped_non_finite, args.checkpoint)
     return dict(
         label=args.label or osp.splitext(osp.basename(args.config))[0],
         config=args.config, checkpoint=args.checkpoint,
@@ -173,7 +179,18 @@ def collect(args) -> dict:
             sum='max(h, 0) / sum(max(h, 0))')[mode],
         flip_test=bool(model.test_cfg.get('flip_test', False)),
         heatmap_size_hw=size, units='heatmap pixels',
+        dropped_non_finite=acc.dropped_non_finite,
         splits=acc.summary())
+
+
+def warn_non_finite(count: int, checkpoint: str) -> None:
+    """Warn that ``count`` joints' heatmaps were not finite and left out."""
+    warnings.warn(
+        f'{count} labelled joint(s) had a non-finite heatmap (NaN or inf) '
+        f'and were left out of every statistic (dropped_non_finite in '
+        f'heatmap_stats.json, per split): the statistics describe only the '
+        f'other joints. Has the model of {checkpoint} diverged? Check its '
+        'training loss, or use another checkpoint.', stacklevel=2)
 
 
 def _finite(x):
@@ -196,7 +213,7 @@ def _fmt(x, digits=2):
 def table(result: dict) -> str:
     splits = result['splits']
     sigmas = next(iter(splits.values()))['sigmas']
-    head = (['split', 'joints', 'A(1)', 'A(2)', 'A(4)', 'A(9)', 'E_de',
+    head = (['split', 'joints', 'non-finite', 'A(1)', 'A(2)', 'A(4)', 'A(9)', 'E_de',
              'E_re', 'window', 'best sigma']
             + [f'chi2 s={s:g}' for s in sigmas])
     lines = ['| ' + ' | '.join(head) + ' |', '|' + ' --- |' * len(head)]
@@ -205,7 +222,8 @@ def table(result: dict) -> str:
         # JSON keys are strings
         chi = (st['chi_square'] or {}).get(str(st['window']),
                                            [None] * len(sigmas))
-        cells = [name, str(st['count'])] + [
+        cells = [name, str(st['count']),
+                 str(st.get('dropped_non_finite', '-'))] + [
             _fmt(a[s], 3) if s < len(a) else '-' for s in (1, 2, 4, 9)
         ] + [_fmt(st['E_de']), _fmt(st['E_re']), str(st['window']),
              '-' if st['best_sigma'] is None else f"{st['best_sigma']:g}"
