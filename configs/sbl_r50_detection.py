@@ -50,6 +50,14 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
+# Checkpoints written atomically (a kill while saving leaves a resumable
+# one), and a validation cut off by a kill is run after --resume.
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='ResumeValidationHook')
+]
+
 val_evaluator = dict(
     type='DifficultySplitCocoMetric',
     ann_file='data/coco/annotations/person_keypoints_val2017.json')

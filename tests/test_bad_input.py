@@ -180,8 +180,8 @@ def test_checkpoint_with_other_keypoint_count_names_the_tensors(
     with pytest.raises(ValueError) as info:
         check_checkpoint_matches(model, detection_checkpoint)
     message = str(info.value)
-    assert 'head.final_layer.weight: checkpoint (17, 128, 1, 1) vs model ' \
-        '(14, 128, 1, 1)' in message
+    assert 'head.final_layer.weight: checkpoint (17, 32, 1, 1) vs model ' \
+        '(14, 32, 1, 1)' in message
     assert 'head.final_layer.bias' in message
     assert 'backbone' not in message  # only the mismatching tensors
 
@@ -211,14 +211,19 @@ def test_detection_checkpoint_fits_an_integral_model(detection_checkpoint):
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
 def test_amp_on_cpu_is_refused_before_training(tmp_path, monkeypatch):
     cfg = config_for(make_data_root(tmp_path))
-    check_amp_device(cfg)  # float32: fine
+    check_amp_device(cfg)  # the config's bfloat16 CPU wrapper: fine
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     with pytest.raises(RuntimeError, match='--amp'):
         check_amp_device(cfg)
     # and tools/train.py runs the check (after the data checks)
+    # MMPose's --amp swaps a plain OptimWrapper for AmpOptimWrapper (it
+    # refuses the synthetic configs' CPUAmpOptimWrapper before anything)
+    float32 = tmp_path / 'integral_fp32.py'
+    float32.write_text(f"_base_ = [{INTEGRAL!r}]\n"
+                       "optim_wrapper = dict(type='OptimWrapper')\n")
     monkeypatch.setattr(sys, 'argv', [
-        'train.py', INTEGRAL, '--amp', '--work-dir', str(tmp_path / 'work'),
-        '--cfg-options',
+        'train.py', str(float32), '--amp', '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
         *[f'{k}={v}' for k, v in data_options(cfg.train_dataloader.dataset
                                                .data_root).items()]])
     with pytest.raises(RuntimeError, match='CUDA'):

@@ -25,6 +25,7 @@ from tqdm import tqdm  # noqa: E402
 
 import mmipr  # noqa: E402,F401  (makes MMPose importable, registers mmipr)
 from mmipr.datasets import ensure_synthetic_coco  # noqa: E402
+from mmipr.engine.preflight import positive_int  # noqa: E402
 from mmipr.study import (  # noqa: E402
     RunSpec,
     report,  # noqa: E402
@@ -47,18 +48,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--data-root', default='data/synthetic_coco',
                         help='synthetic dataset (generated if absent)')
     parser.add_argument('--work-dir', default='work_dirs/demo')
-    parser.add_argument('--num-train', type=int, default=1500,
+    parser.add_argument('--num-train', type=positive_int, default=1500,
                         help='train images to generate')
-    parser.add_argument('--num-val', type=int, default=200,
+    parser.add_argument('--num-val', type=positive_int, default=200,
                         help='val images to generate')
-    parser.add_argument('--epochs', type=int, default=4)
+    parser.add_argument('--epochs', type=positive_int, default=4)
     parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
-    for name in ('epochs', 'num_train', 'num_val'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name.replace("_", "-")} must be at least 1, '
-                         f'got {getattr(args, name)}')
-    return args
+    return parser.parse_args()
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ from tqdm import tqdm  # noqa: E402
 
 import mmipr  # noqa: E402,F401
 from mmipr.datasets import ensure_synthetic_coco  # noqa: E402
+from mmipr.engine.preflight import positive_int  # noqa: E402
 from mmipr.study import (  # noqa: E402
     RunSpec,
     report,  # noqa: E402
@@ -70,22 +71,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--data-root', default='data/synthetic_coco_3k')
     parser.add_argument('--work-dir', default='work_dirs/study')
     parser.add_argument('--doc', default='docs/reproduction.md')
-    parser.add_argument('--num-train', type=int, default=3000)
-    parser.add_argument('--num-val', type=int, default=200)
-    parser.add_argument('--epochs', type=int, default=9)
-    parser.add_argument('--seeds', type=int, default=2,
+    parser.add_argument('--num-train', type=positive_int, default=3000)
+    parser.add_argument('--num-val', type=positive_int, default=200)
+    parser.add_argument('--epochs', type=positive_int, default=9)
+    parser.add_argument('--seeds', type=positive_int, default=2,
                         help='seeds of detection, integral, integral_kl2')
     parser.add_argument('--budget', type=float, default=80,
                         help='minutes after which no new run starts')
     parser.add_argument('--reuse-only', action='store_true',
                         help='start no run: write the document from the runs '
                         'already finished (for a study cut short)')
-    args = parser.parse_args()
-    for name in ('epochs', 'seeds', 'num_train', 'num_val'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name.replace("_", "-")} must be at least 1, '
-                         f'got {getattr(args, name)}')
-    return args
+    return parser.parse_args()
 
 
 def plan(args) -> list:

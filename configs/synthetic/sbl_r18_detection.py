@@ -37,7 +37,8 @@ param_scheduler = [
 auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=1, max_keep_ckpts=2))
+    checkpoint=dict(
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2))
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='ChannelsLastHook'),
