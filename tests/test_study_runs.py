@@ -6,7 +6,6 @@ import shutil
 import warnings
 
 import pytest
-
 from conftest import REPO
 
 from mmipr.study.runs import (

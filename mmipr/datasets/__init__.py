@@ -6,8 +6,8 @@ The generator imports no MMPose module (only numpy, OpenCV and tqdm);
 from .synthetic_coco import (
                              DETECTION_FILE,
                              MARKER_FILE,
-                             ensure_synthetic_coco,
                              difficulty_counts,
+                             ensure_synthetic_coco,
                              format_difficulty_table,
                              generate_synthetic_coco,
                              generation_settings,

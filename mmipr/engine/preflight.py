@@ -17,7 +17,6 @@ import zipfile
 from typing import List, Optional, Tuple
 
 import numpy as np
-
 from mmengine.config import Config
 from mmengine.device import is_cuda_available, is_mlu_available, is_musa_available, is_npu_available
 from mmengine.optim import AmpOptimWrapper
