@@ -84,3 +84,22 @@ def test_demo_and_study_decide_dataset_present_the_same_way():
         assert 'ensure_synthetic_coco(' in text
         assert 'generate_synthetic_coco(' not in text
         assert "osp.exists(osp.join(args.data_root" not in text
+
+
+def test_preflight_refuses_a_synthetic_dataset_without_its_marker(tmp_path):
+    from mmengine.config import Config
+
+    from mmipr.engine.preflight import check_annotation_files
+    root = str(tmp_path / 'data')
+    generate_synthetic_coco(root, 2, 3, seed=0, workers=1, progress=False)
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'synthetic',
+                                   'sbl_r18_detection.py'))
+    for phase in ('train', 'val'):
+        cfg[f'{phase}_dataloader'].dataset.data_root = root
+    cfg.val_dataloader.dataset.bbox_file = None
+    cfg.val_evaluator.ann_file = osp.join(
+        root, 'annotations', 'person_keypoints_val2017.json')
+    check_annotation_files(cfg, phases=('train', 'val'))  # complete: fine
+    os.remove(osp.join(root, MARKER_FILE))
+    with pytest.raises(ValueError, match='no complete generation'):
+        check_annotation_files(cfg, phases=('train', 'val'))

@@ -293,10 +293,29 @@ def check_annotation_files(cfg: Config,
         data = parsed[path]
         if not (isinstance(data, dict) and 'images' in data):
             continue  # e.g. a bbox_file: a list of detections
+        _check_synthetic_marker(data, key, path)
         signature = (path, needs, tuple(num_keypoints))
         if signature not in checked:
             checked.add(signature)
             _check_coco_annotations(data, key, path, num_keypoints, needs)
+
+
+def _check_synthetic_marker(data: dict, key: str, path: str) -> None:
+    """A file of mmipr's synthetic generator must sit in a complete
+    generation (its marker lists the settings and every file)."""
+    from mmipr.datasets import MARKER_FILE, read_marker
+    info = data.get('info') or {}
+    if not str(info.get('description', '')).startswith('mmipr synthetic'):
+        return
+    root = osp.dirname(osp.dirname(osp.abspath(path)))
+    if read_marker(root) is None:
+        raise PreflightValueError(
+            f'{key}: {path} comes from mmipr\'s synthetic generator, but '
+            f'{root} holds no complete generation (no valid {MARKER_FILE}: '
+            'the generation was killed, or files were removed or made by an '
+            'older mmipr). Regenerate it: python '
+            f'tools/dataset/make_synthetic_coco.py {root} (with its '
+            'settings).')
 
 
 def check_amp_device(cfg: Config) -> None:
