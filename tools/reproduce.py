@@ -566,7 +566,8 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
         'epochs on 150k: absolute AP is not comparable with the paper\'s.',
     ]
     if skipped:
-        why = ('not finished by an earlier invocation (--reuse-only)'
+        why = ('not finished by an earlier invocation (--reuse-only: an '
+               'invocation stopped by its --budget, or cut short)'
                if args.reuse_only else 'not run within the budget')
         lines += ['', f'Left out, {why}: {", ".join(skipped)}.']
     with open(args.doc, 'w') as f:
