@@ -101,8 +101,9 @@ def main() -> None:
               f"{conv['share']:.0%} of the gain)")
     if not all(convergence(r)['met'] for r in results):
         print('  The demo trains for minutes: runs that did not converge '
-              'compare early training, not trained models; '
-              'docs/reproduction.md has the converged study.')
+              'compare early training, not trained models. '
+              'docs/reproduction.md has the longer study, and says which of '
+              'its runs converged.')
     figures = [
         report.plot_curves(results, osp.join(args.work_dir, 'curves.png')),
         report.plot_difficulty_bars(
