@@ -447,3 +447,18 @@ def test_on_synthetic_generator_output(tiny_coco):
     counts = split_counts(coco_json['annotations'], K)
     for split in SPLITS + ['all']:
         assert ours[f'coco/{split}/count'] == counts[split]
+
+
+def test_ids_as_mmpose_data_samples_carry_them(ann_file):
+    """MMPose's samples hold category_id as a 1-element array and img_id as
+    a numpy integer; the in-memory results of faster-coco-eval must not
+    break on them (the real-data path of tools/train.py)."""
+    samples = gt_box_samples(read_json(ann_file))
+    as_mmpose = copy.deepcopy(samples)
+    for s in as_mmpose:
+        s['category_id'] = np.array([1])
+        s['img_id'] = np.int64(s['img_id'])
+    plain = run_metric(DifficultySplitCocoMetric(ann_file=ann_file), samples)
+    numpy_ids = run_metric(DifficultySplitCocoMetric(ann_file=ann_file),
+                           as_mmpose)
+    assert numpy_ids == plain

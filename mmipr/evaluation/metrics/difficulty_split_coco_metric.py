@@ -366,8 +366,11 @@ class DifficultySplitCocoMetric(CocoMetric):
         results = []
         for insts in keypoints.values():
             for inst in insts:
-                res = {'image_id': inst['img_id'],
-                       'category_id': inst['category_id'],
+                # MMPose's data samples carry ids as numpy scalars or
+                # 1-element arrays; COCO's index needs plain ints
+                res = {'image_id': int(np.asarray(inst['img_id']).item()),
+                       'category_id': int(
+                           np.asarray(inst['category_id']).reshape(-1)[0]),
                        'keypoints': np.asarray(inst['keypoints']).reshape(
                            K * 3).tolist(),
                        'score': float(inst['score'])}
