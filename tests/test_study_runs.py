@@ -133,3 +133,32 @@ def test_result_files_are_written_atomically(tmp_path, monkeypatch):
         warnings.simplefilter('error')
         assert io.read_json_or_none(path) == dict(a=1)
     assert os.listdir(tmp_path) == ['result.json']
+
+
+def test_derived_files_belong_to_the_run_that_made_them(tmp_path):
+    """heatmap_stats.json used to be reused whenever it existed, even after
+    its run was retrained; now it is tagged with the run's settings key."""
+    import sys
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import reproduce
+    calls = []
+
+    def compute(result):
+        calls.append(result['settings_key'])
+        return {'from': result['settings_key']}
+    run = dict(work_dir=str(tmp_path), settings_key='first',
+               checkpoint=str(tmp_path / 'epoch_9.pth'))
+    assert reproduce.derived(run, 'stats.json', compute, 'stats') == \
+        {'from': 'first'}
+    assert reproduce.derived(run, 'stats.json', compute, 'stats') == \
+        {'from': 'first'}
+    assert calls == ['first']  # reused for the same run
+    retrained = dict(run, settings_key='second')
+    assert reproduce.derived(retrained, 'stats.json', compute, 'stats') == \
+        {'from': 'second'}
+    # a truncated file is named and redone, not a JSONDecodeError
+    (tmp_path / 'stats.json').write_text('{"settings_key": "sec')
+    with pytest.warns(UserWarning, match='stats.json is unreadable'):
+        assert reproduce.derived(retrained, 'stats.json', compute,
+                                 'stats') == {'from': 'second'}
+    assert calls == ['first', 'second', 'second']
