@@ -585,7 +585,6 @@ class DifficultySplitCocoMetric(CocoMetric):
                 for ev in E.evalImgs
                 if ev is not None and list(ev['aRng']) == list(area_all)}
         per_split = [{} for _ in SPLIT_NAMES]  # (img, cat) -> result
-        S = len(SPLIT_NAMES)
         cat_ids = p.catIds if p.useCats else [-1]
         for img in p.imgIds:
             for cat in cat_ids:
@@ -593,23 +592,8 @@ class DifficultySplitCocoMetric(CocoMetric):
                 g_list, d_list = E._gts[key], E._dts[key]
                 if not g_list and not d_list:
                     continue
-                order = np.argsort([-d[E.score_key] for d in d_list],
-                                   kind='mergesort')
-                d_sorted = [d_list[i] for i in order]
-                oks = self._full_oks(key, len(d_sorted), len(g_list))
-                gt_member = member[[row_of[g['id']] for g in g_list]]
-                col = {g['id']: j for j, g in enumerate(g_list)}
-                carried = np.array(
-                    [col.get(dt_ann.get(d['id']), -1) for d in d_sorted],
-                    np.int64)
-                assigned = assign_predictions(oks, gt_member.any(1),
-                                              carried)
-                ignored = np.array([bool(g['ignore']) for g in g_list],
-                                   bool).reshape(-1, 1)
-                g_keep = (gt_member | ignored).T  # (S, G)
-                # unassigned (-1) picks the appended all-True row
-                d_keep = np.vstack([gt_member, np.ones((1, S), bool)]
-                                   )[assigned].T  # (S, D)
+                d_sorted, oks, col, g_keep, d_keep = self._image_split_masks(
+                    key, g_list, d_list, E.score_key, member, row_of, dt_ann)
                 ev = full.get(key) if len(d_sorted) <= maxdet else None
                 restrictable = self._restrictable(ev, g_list, g_keep,
                                                   d_keep)
@@ -636,6 +620,43 @@ class DifficultySplitCocoMetric(CocoMetric):
                     per_split[s][key] = memo[sig]
         return [self._accumulate_split(r) for r in per_split]
 
+    def _image_split_masks(self, key: tuple, g_list: list, d_list: list,
+                           score_key: str, member: np.ndarray, row_of: dict,
+                           dt_ann: dict) -> tuple:
+        """One image's predictions in COCOeval's order and, per split, which
+        ground truths and predictions it keeps (either engine).
+
+        Args:
+            key (tuple): (image id, category id).
+            g_list (list): the image's ground truths, G of them.
+            d_list (list): its predictions, D of them.
+            score_key (str): the prediction's score field.
+            member (np.ndarray): bool, ground truth x split, shape (N, S).
+            row_of (dict): annotation id -> row of ``member``.
+            dt_ann (dict): prediction id -> annotation id it was made for.
+
+        Returns:
+            tuple: the predictions sorted by score, their OKS (D, G), ground
+            truth id -> column, and the keep masks (S, G) and (S, D):
+            ground truths of the split and COCO's ignored ones; predictions
+            assigned to the split's ground truths, and the unassigned.
+        """
+        order = np.argsort([-d[score_key] for d in d_list], kind='mergesort')
+        d_sorted = [d_list[i] for i in order]
+        oks = self._full_oks(key, len(d_sorted), len(g_list))
+        gt_member = member[[row_of[g['id']] for g in g_list]]
+        col = {g['id']: j for j, g in enumerate(g_list)}
+        carried = np.array(
+            [col.get(dt_ann.get(d['id']), -1) for d in d_sorted], np.int64)
+        assigned = assign_predictions(oks, gt_member.any(1), carried)
+        ignored = np.array([bool(g['ignore']) for g in g_list],
+                           bool).reshape(-1, 1)
+        g_keep = (gt_member | ignored).T  # (S, G)
+        # unassigned (-1) picks the appended all-True row
+        unassigned = np.ones((1, member.shape[1]), bool)
+        d_keep = np.vstack([gt_member, unassigned])[assigned].T  # (S, D)
+        return d_sorted, oks, col, g_keep, d_keep
+
     def _faster_split_rows(self, member: np.ndarray, row_of: dict,
                            dt_ann: dict) -> list[dict]:
         """AP/AR of every split with faster-coco-eval's compiled COCOeval.
@@ -661,7 +682,6 @@ class DifficultySplitCocoMetric(CocoMetric):
         S = len(SPLIT_NAMES)
         maxdet = p.maxDets[-1]
         subsets = [({}, {}, {}) for _ in range(S)]  # gts, dts, ious
-        unassigned = np.ones((1, S), bool)
         cat_ids = p.catIds if p.useCats else [-1]
         for img in p.imgIds:
             for cat in cat_ids:
@@ -670,22 +690,8 @@ class DifficultySplitCocoMetric(CocoMetric):
                 d_list = E.dt_dataset.get(img, cat)
                 if not g_list and not d_list:
                     continue
-                order = np.argsort([-d['score'] for d in d_list],
-                                   kind='mergesort')
-                d_sorted = [d_list[i] for i in order]
-                oks = self._full_oks(key, len(d_sorted), len(g_list))
-                gt_member = member[[row_of[g['id']] for g in g_list]]
-                col = {g['id']: j for j, g in enumerate(g_list)}
-                carried = np.array(
-                    [col.get(dt_ann.get(d['id']), -1) for d in d_sorted],
-                    np.int64)
-                assigned = assign_predictions(oks, gt_member.any(1),
-                                              carried)
-                ignored = np.array([bool(g['ignore']) for g in g_list],
-                                   bool).reshape(-1, 1)
-                g_keep = (gt_member | ignored).T  # (S, G)
-                # unassigned (-1) picks the appended all-True row
-                d_keep = np.vstack([gt_member, unassigned])[assigned].T
+                d_sorted, oks, _, g_keep, d_keep = self._image_split_masks(
+                    key, g_list, d_list, 'score', member, row_of, dt_ann)
                 self._add_subsets(subsets, key, g_list, d_sorted, oks,
                                   g_keep, d_keep, maxdet)
         return [self._faster_accumulate(*sub) for sub in subsets]
