@@ -50,9 +50,17 @@ def test_a_sigkilled_regeneration_leaves_the_old_dataset_whole(tmp_path):
     proc = subprocess.Popen([
         sys.executable, osp.join(REPO, 'tools', 'dataset',
                                  'make_synthetic_coco.py'), root,
-        '--num-train', '60', '--num-val', '20', '--seed', '1',
+        '--num-train', '400', '--num-val', '20', '--seed', '1',
         '--workers', '1', '--no-progress'])
-    time.sleep(6)
+    # kill at a controlled point: midway through writing the new train split
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        partial = [osp.join(tmp_path, d, 'train2017')
+                   for d in os.listdir(tmp_path) if '.incomplete-' in d]
+        if any(osp.isdir(p) and len(os.listdir(p)) >= 5 for p in partial):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, 'the generation ended before the kill'
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert _val_json(root) == before
