@@ -4,7 +4,11 @@ Trains the variants of the paper's Table 1 (detection sigma 2; integral
 regression; integral + prior sigma 0.5, 1, 2, 3, 4) and Fig. 2(d) (detection
 sigma 0.5, 1, 3) from ``configs/synthetic/`` (the paper's 64x48 heatmaps, one
 recipe for all), ``--seeds`` seeds for detection, integral and integral +
-prior sigma 2, every variant of a seed from the same initial weights. Each is
+prior sigma 2, every variant of a seed from the same initial weights: a
+backbone pretrained once on a task neutral to both heads (person silhouettes,
+``configs/synthetic/pretrain_r18_silhouette.py``; cached outside the clone)
+under heads seeded identically. A detection run from scratch measures what
+the pretraining is worth. Each is
 validated every epoch with DifficultySplitCocoMetric on the dataset's
 detected boxes, under the shared instance-scoring rule (box score) and under
 each head's own keypoint scores; the analysis toolkit's heatmap statistics
@@ -12,12 +16,14 @@ run on each model. Writes the tables, figures, the convergence criterion of
 every run and a claim-by-claim comparison with the paper to ``--doc``.
 
 Finished runs are reused when everything that determines them is unchanged
-(a killed study resumes). Runs start in priority order and none starts once
-``--budget`` minutes have passed; those not run are listed in the document.
+(a killed study resumes). Runs start in priority order and none starts
+unless it is expected to finish within ``--budget`` minutes (the longest run
+so far as the estimate); those not run are listed in the document.
 ``--reuse-only`` starts no run: it writes the document from the runs already
 finished (a study cut short).
 
-    python tools/reproduce.py [--budget 80] [--seeds 2] [--epochs 9] [--reuse-only]
+    python tools/reproduce.py [--budget 100] [--seeds 2] [--epochs 10]
+        [--pretrain-epochs 6] [--reuse-only]
 """
 import argparse
 import os
@@ -43,7 +49,8 @@ from mmipr.study import (  # noqa: E402
 )
 from mmipr.study.claims import CONVERGENCE_MAX_SHARE, claim_rows, claims_table, convergence, spread  # noqa: E402
 from mmipr.study.io import read_json_or_none, write_json_atomic  # noqa: E402
-from mmipr.study.runs import build_config, finished_result, initial_weights, iterations_per_run  # noqa: E402
+from mmipr.study.pretrain import pretrained_backbone  # noqa: E402
+from mmipr.study.runs import build_config, finished_result, initial_weights, iterations_per_run, lr_drops  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: (variant, config, paper AP (Table 1 / Fig. 2d)), in priority order
@@ -61,6 +68,10 @@ FIG2D = (
     ('detection_sigma1', 'sbl_r18_detection_sigma1.py', None),
     ('detection_sigma3', 'sbl_r18_detection_sigma3.py', None),
 )
+#: the control of the pretraining: detection from seeded weights alone
+SCRATCH = ('detection_scratch', 'sbl_r18_detection.py', None)
+PRETRAIN_CONFIG = osp.join(REPO, 'configs', 'synthetic',
+                           'pretrain_r18_silhouette.py')
 SEEDED = ('detection', 'integral', 'integral_kl2')
 #: the integral baseline's A(1) threshold of Table V (localised / dispersed)
 TABLE5_A1 = 0.34
@@ -73,31 +84,40 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--doc', default='docs/reproduction.md')
     parser.add_argument('--num-train', type=positive_int, default=3000)
     parser.add_argument('--num-val', type=positive_int, default=200)
-    parser.add_argument('--epochs', type=positive_int, default=9)
+    parser.add_argument('--epochs', type=positive_int, default=10)
+    parser.add_argument('--pretrain-epochs', type=int, default=6,
+                        help='epochs of the neutral backbone pretraining '
+                        '(0: none, every run from seeded weights alone)')
     parser.add_argument('--seeds', type=positive_int, default=2,
                         help='seeds of detection, integral, integral_kl2')
-    parser.add_argument('--budget', type=float, default=80,
-                        help='minutes after which no new run starts')
+    parser.add_argument('--budget', type=float, default=100,
+                        help='minutes: no run starts that is not expected '
+                        'to finish within them (pretraining included)')
     parser.add_argument('--reuse-only', action='store_true',
                         help='start no run: write the document from the runs '
                         'already finished (for a study cut short)')
     return parser.parse_args()
 
 
-def plan(args) -> list:
+def plan(args, backbone: str | None) -> list:
+    """The runs in priority order: Table 1's three seeded variants, the
+    Fig. 2(d) sweep, the pretraining's control, then the prior sweep."""
     detection = osp.join(REPO, 'configs', 'synthetic', TABLE1[0][1])
     init_dir = osp.join(args.work_dir, 'init')
 
-    def spec(name, config, seed):
+    def spec(name, config, seed, pretrained=True):
+        weights = initial_weights(detection, seed, init_dir,
+                                  backbone=backbone if pretrained else None)
         return RunSpec(name, osp.join(REPO, 'configs', 'synthetic', config),
                        epochs=args.epochs, seed=seed,
                        cfg_options=synthetic_data_options(args.data_root),
-                       load_from=initial_weights(detection, seed, init_dir))
-    specs = [spec(n, c, 0) for n, c, _ in TABLE1[:3]]
-    specs += [spec(n, c, s) for s in range(1, args.seeds)
-              for n, c, _ in TABLE1[:3]]
-    specs += [spec(n, c, 0) for n, c, _ in TABLE1[3:5] + FIG2D[:2]
-              + TABLE1[5:] + FIG2D[2:]]
+                       load_from=weights)
+    specs = [spec(n, c, s) for s in range(args.seeds)
+             for n, c, _ in TABLE1[:3]]
+    specs += [spec(n, c, 0) for n, c, _ in FIG2D]
+    if backbone is not None:
+        specs.append(spec(SCRATCH[0], SCRATCH[1], 0, pretrained=False))
+    specs += [spec(n, c, 0) for n, c, _ in TABLE1[3:]]
     return specs
 
 
@@ -197,22 +217,37 @@ def main() -> None:
     args.commit = commit()
     ensure_synthetic_coco(args.data_root, num_train=args.num_train,
                           num_val=args.num_val, seed=0, workers=2)
-    specs = plan(args)
+    args.pretraining = None
+    if args.pretrain_epochs > 0:
+        backbone, args.pretraining = pretrained_backbone(
+            PRETRAIN_CONFIG, args.data_root, args.pretrain_epochs,
+            allow_training=not args.reuse_only)
+        if not args.pretraining['reused']:
+            print(f'pretrained the backbone in '
+                  f'{args.pretraining["train_seconds"] / 60:.1f} min: '
+                  f'{backbone}')
+    specs = plan(args, backbone if args.pretraining else None)
     with tempfile.TemporaryDirectory() as probe_dir:
         per_run = iterations_per_run(build_config(specs[0], probe_dir))
     results, skipped, stats = [], [], {}
     with tqdm(total=per_run * len(specs), desc='study', unit='it',
               dynamic_ncols=True) as progress:
+        longest = 0.0  # minutes, of the runs trained by this invocation
         for spec in specs:
-            over_budget = (time.perf_counter() - start) / 60 > args.budget
-            if over_budget or (args.reuse_only and finished_result(
-                    spec, args.data_root, args.work_dir) is None):
+            done = finished_result(spec, args.data_root, args.work_dir)
+            expected_end = (time.perf_counter() - start) / 60 + (
+                0.0 if done else longest)
+            if (done is None and args.reuse_only) or expected_end > \
+                    args.budget:
                 skipped.append(spec.run_id)
                 progress.update(per_run)
                 continue
+            tic = time.perf_counter()
             results.append(run(spec, args.data_root, args.work_dir, progress))
             # right away: a study cut short keeps every finished model's
             stats[spec.run_id] = heatmap_stats(results[-1])
+            if not results[-1].get('reused'):
+                longest = max(longest, (time.perf_counter() - tic) / 60)
     minutes = (time.perf_counter() - start) / 60
     write_doc(args, results, stats, skipped, minutes)
     print(f'wrote {args.doc} ({minutes:.0f} min)')
@@ -252,21 +287,22 @@ def merge_heatmap_stats(results: list, stats: dict) -> None:
 
 def convergence_table(results: list) -> str:
     """Each run's criterion, and the share of the gain made in the q epochs
-    before the lr drop (how fast AP still rose when the lr was cut)."""
-    lines = ['| run | epochs | lr x0.1 after epoch | AP at T-q | AP at T '
+    before the first lr drop (how fast AP still rose when the lr was cut)."""
+    lines = ['| run | epochs | lr x0.1 after epochs | AP at T-q | AP at T '
              '| share of the gain in the last q epochs | criterion '
-             '| share of the gain in the q epochs before the drop |',
+             '| share of the gain in the q epochs before the first drop |',
              '|' + ' --- |' * 8]
     for r in results:
         c = convergence(r)
         q = c['quarter']
         aps = [m.get('coco/AP', np.nan) for m in r['val_metrics']]
         before = aps[-1 - q] if len(aps) > q else np.nan
-        drop = r.get('lr_drop_epoch') or 0
+        drops = r.get('lr_drop_epochs') or [r.get('lr_drop_epoch') or 0]
+        drop = drops[0]
         pre = ((aps[drop - 1] - (aps[drop - 1 - q] if drop > q else 0.0))
                / aps[-1] if 0 < drop <= len(aps) and aps[-1] > 0 else np.nan)
         lines.append(
-            f"| {r['run_id']} | {len(aps)} | {drop or '-'} "
+            f"| {r['run_id']} | {len(aps)} | {', '.join(map(str, drops))} "
             f"| {before:.3f} | {aps[-1]:.3f} | {c['share']:.1%} | "
             f"{'met' if c['met'] else '**not met**'} | {pre:.1%} |")
     return '\n'.join(lines)
@@ -447,15 +483,13 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
         'paper\'s 64x48 heatmaps, so every sigma (0.5-4), window (A(s); '
         's = 4 and 8 for chi-square) and grid is the paper\'s own number.',
         f'- One recipe for every variant: {args.epochs} epochs, batch 32, '
-        f'Adam {optimizer_lr(results):g} (fused), lr x0.1 after epoch '
-        f'{results[0].get("lr_drop_epoch")}, bfloat16 autocast, '
-        'channels-last, images decoded once in the main process.',
-        '- Starting weights: no ImageNet here, and no neutral pretraining '
-        'was run (it did not fit this session); instead every variant of a '
-        'seed starts from the same initial network (`initial_weights`: the '
-        'detection model built under that seed, the heads\' layers being '
-        'identical), so the variants differ only in decoding and '
-        'supervision.',
+        f'Adam {optimizer_lr(results):g} (fused), lr x0.1 after epochs '
+        f'{" and ".join(map(str, lr_drops(args.epochs)))} (MMPose\'s '
+        'two drops, as at 170 and 200 of 210 epochs, placed so that the '
+        'convergence criterion\'s last quarter follows the second), '
+        'bfloat16 autocast, channels-last, images decoded once in the main '
+        'process.',
+        starting_weights_line(args),
         '- Fairness conventions: detection targets are Gaussians centred on '
         'the exact sub-pixel keypoint (`unbiased=True`, hence DARK '
         'decoding), as the prior is; the L1 loss (`VisibleL1Loss`) and the '
@@ -486,6 +520,8 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
            'describe models short of convergence.'),
         '',
         convergence_table(results),
+        '',
+        scratch_section(by_name),
         '',
         '## Table 1 (paper: COCO, SBL-R50; here: synthetic, small ResNet-18)',
         '',
@@ -561,9 +597,10 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
         'person\'s three factors share one level 80 % of the time.',
         '- Left and right are told apart only by shading (the far side is '
         'darker) and the face.',
-        '- Small models trained from initialisation for minutes on '
-        'thousands of crops, not ImageNet-pretrained ResNet-50 for 210 '
-        'epochs on 150k: absolute AP is not comparable with the paper\'s.',
+        '- Small models trained for minutes on thousands of crops (from a '
+        'backbone pretrained for minutes on silhouettes of the same '
+        'images), not ImageNet-pretrained ResNet-50 for 210 epochs on 150k: '
+        'absolute AP is not comparable with the paper\'s.',
     ]
     if skipped:
         why = ('not finished by an earlier invocation (--reuse-only: an '
@@ -572,6 +609,59 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
         lines += ['', f'Left out, {why}: {", ".join(skipped)}.']
     with open(args.doc, 'w') as f:
         f.write('\n'.join(lines) + '\n')
+
+
+def starting_weights_line(args) -> str:
+    """The setup's line on the starting weights and the pretraining."""
+    common = ('every variant of a seed starts from the same network '
+              '(`initial_weights`: the detection model built under that seed, '
+              'the heads\' layers being identical), so the variants differ '
+              'only in decoding and supervision.')
+    record = args.pretraining
+    if record is None:
+        return ('- Starting weights: no ImageNet here and no pretraining '
+                f'(`--pretrain-epochs 0`): {common}')
+    losses = record['epoch_losses']
+    return (
+        '- Starting weights: no ImageNet here; as its stand-in, the backbone '
+        'was pretrained once on a task neutral to both heads, segmenting the '
+        'person of each top-down crop (the generator\'s silhouette polygons '
+        'at 64x48, binary cross-entropy; '
+        '`configs/synthetic/pretrain_r18_silhouette.py`, '
+        f'{record["epochs"]} epochs of the train split, '
+        f'{record["train_seconds"] / 60:.1f} min of training iterations, '
+        f'loss {losses[0]:.3f} in its first epoch and {losses[-1]:.3f} in '
+        f'its last; settings key {record["settings_key"]}'
+        + (', reused from the cache' if record['reused'] else '')
+        + '). Only its backbone is kept; the heads start seeded. Then '
+        + common)
+
+
+def scratch_section(by_name: dict) -> str:
+    """What the pretraining is worth: detection from it against detection
+    from the seeded weights alone, the same seed and recipe."""
+    scratch = by_name.get(SCRATCH[0], [])
+    pretrained = [r for r in by_name.get('detection', []) if r['seed'] == 0]
+    if not scratch or not pretrained:
+        return ('The pretraining\'s control (detection from seeded weights '
+                'alone) was not run.')
+    curves = {name: [m.get('coco/AP', np.nan) for m in r['val_metrics']]
+              for name, r in (('pretrained backbone', pretrained[0]),
+                              ('from scratch', scratch[0]))}
+    epochs = max(len(c) for c in curves.values())
+    lines = [
+        'What the pretraining is worth: `detection_seed0` against '
+        '`detection_scratch_seed0` (the same seed, head weights and recipe; '
+        'only the backbone\'s starting weights differ). Val AP (shared rule) '
+        'per epoch:',
+        '',
+        '| start | ' + ' | '.join(f'epoch {e + 1}' for e in range(epochs))
+        + ' |',
+        '|' + ' --- |' * (epochs + 1)]
+    for name, curve in curves.items():
+        lines.append(f'| {name} | ' + ' | '.join(f'{v:.3f}' for v in curve)
+                     + ' |')
+    return '\n'.join(lines)
 
 
 def optimizer_lr(results: list) -> float:

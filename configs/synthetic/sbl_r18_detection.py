@@ -16,7 +16,9 @@
 #   every variant;
 # - the CPU measures of learnability_r18_detection.py: bfloat16 autocast
 #   (CPUAmpOptimWrapper), channels-last weights, images decoded once and
-#   loaded in the main process, glibc's allocator kept from unmapping.
+#   loaded in the main process, glibc's allocator kept from unmapping;
+# - the COCO config's kill-safe checkpoints (AtomicCheckpointHook,
+#   ResumeValidationHook).
 _base_ = ['../sbl_r50_detection.py']
 
 data_root = 'data/synthetic_coco/'
@@ -42,7 +44,8 @@ default_hooks = dict(
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='ChannelsLastHook'),
-    dict(type='GlibcMallocHook')
+    dict(type='GlibcMallocHook'),
+    dict(type='ResumeValidationHook')
 ]
 
 model = dict(

@@ -1,4 +1,5 @@
-"""``CachedLoadImage``: MMPose's ``LoadImage`` that decodes each file once.
+"""``CachedLoadImage``: MMPose's ``LoadImage`` that decodes each file once;
+``GenerateSilhouetteTarget``: the neutral pretraining's mask target.
 
 A top-down dataset yields one sample per person, so an image with n people is
 read and decoded n times per epoch, and again every epoch. On a small dataset
@@ -13,9 +14,13 @@ from __future__ import annotations
 
 from typing import Optional
 
+import cv2
 import numpy as np
+from mmcv.image import imflip
+from mmcv.transforms import BaseTransform
 from mmpose.datasets.transforms import LoadImage
 from mmpose.registry import TRANSFORMS
+from mmpose.structures.bbox import get_warp_matrix
 
 
 @TRANSFORMS.register_module()
@@ -81,3 +86,65 @@ class CachedLoadImage(LoadImage):
     def __repr__(self) -> str:
         return (super().__repr__()[:-1] +
                 f', max_cache_mb={self.max_cache_bytes / 2**20:g})')
+
+
+@TRANSFORMS.register_module()
+class GenerateSilhouetteTarget(BaseTransform):
+    """The instance's silhouette mask in heatmap coordinates: the target of
+    the study's neutral backbone pretraining (``configs/synthetic/
+    pretrain_r18_silhouette.py``), a task neither keypoint head is trained on.
+
+    The mask is rasterised from the instance's COCO polygons in image
+    coordinates, flipped as ``RandomFlip`` flipped the image, then warped by
+    the affine transform that ``TopdownAffine`` applied to the image, scaled
+    to ``heatmap_size``:
+
+    .. math::
+        M_{hm} = \\mathrm{warp}_{A(c, s, r, (w_h, h_h))}(\\mathrm{flip}(M_{img}))
+
+    with ``c, s`` the input centre and scale and ``r`` the box rotation.
+    Place it after ``TopdownAffine``.
+
+    Args:
+        heatmap_size (tuple[int, int]): (width, height) of the target.
+
+    Required keys: ``segmentation`` (COCO polygons), ``ori_shape``,
+    ``input_center``, ``input_scale``; optional ``bbox_rotation``, ``flip``,
+    ``flip_direction``.
+
+    Added keys: ``heatmaps`` (1, h, w) float32 in [0, 1] (bilinear at the
+    edges); ``keypoint_weights`` (1, 1) ones, which MMPose's ``HeatmapHead``
+    reads.
+    """
+
+    def __init__(self, heatmap_size: tuple[int, int]) -> None:
+        super().__init__()
+        self.heatmap_size = tuple(int(v) for v in heatmap_size)
+
+    def transform(self, results: dict) -> dict:
+        polygons = results.get('segmentation')
+        if not isinstance(polygons, list) or not polygons:
+            raise ValueError(
+                'GenerateSilhouetteTarget needs COCO polygons in '
+                f'"segmentation" (got {type(polygons).__name__}) for '
+                f'{results.get("img_path")}; RLE masks and instances '
+                'without segmentation are not supported')
+        height, width = results['ori_shape'][:2]
+        mask = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(mask, [np.asarray(p, np.float64).reshape(-1, 2).round()
+                            .astype(np.int32) for p in polygons], 255)
+        if results.get('flip'):
+            mask = imflip(mask, direction=results['flip_direction'])
+        rotation = results['bbox_rotation'][0] if 'bbox_rotation' in results \
+            else 0.
+        warp = get_warp_matrix(results['input_center'],
+                               results['input_scale'], rotation,
+                               output_size=self.heatmap_size)
+        target = cv2.warpAffine(mask, warp, self.heatmap_size,
+                                flags=cv2.INTER_LINEAR)
+        results['heatmaps'] = (target.astype(np.float32) / 255.)[None]
+        results['keypoint_weights'] = np.ones((1, 1), np.float32)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(heatmap_size={self.heatmap_size})'

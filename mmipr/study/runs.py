@@ -44,7 +44,7 @@ class RunSpec:
     Args:
         name (str): variant name, e.g. ``'integral_kl2'``.
         config (str): config file path.
-        epochs (int): training epochs (the lr drop is kept at 80 %).
+        epochs (int): training epochs (lr drops: :func:`lr_drops`).
         seed (int): random seed (MMEngine ``randomness.seed``).
         cfg_options (dict): further overrides, as ``--cfg-options``.
         load_from (str, optional): starting weights (``load_from``), e.g.
@@ -162,10 +162,25 @@ SCORE_RULES = {
 }
 
 
+def lr_drops(epochs: int) -> list[int]:
+    """The epochs after which the study's lr is x0.1: MMPose's recipe shape
+    (two drops, as at epochs 170 and 200 of 210), placed so that the last
+    quarter of training (the convergence criterion's q = round(T / 4)
+    epochs) lies after the second drop, and the first drop q epochs earlier.
+
+    Examples:
+        >>> lr_drops(10), lr_drops(9), lr_drops(4)
+        ([6, 8], [5, 7], [2, 3])
+    """
+    quarter = max(1, round(epochs / 4))
+    last = max(1, epochs - quarter)
+    return sorted({max(1, last - quarter), last})
+
+
 def last_lr_drop(epochs: int) -> int:
-    """The epoch after which the study's lr is x0.1: two thirds of training,
-    so that the last quarter (the convergence criterion) lies after it."""
-    return max(1, (2 * epochs) // 3)
+    """The epoch after which the study's last lr drop happens
+    (:func:`lr_drops`)."""
+    return lr_drops(epochs)[-1]
 
 
 def build_config(spec: RunSpec, work_dir: str) -> Config:
@@ -179,7 +194,7 @@ def build_config(spec: RunSpec, work_dir: str) -> Config:
     for scheduler in cfg.param_scheduler:
         if scheduler.type == 'MultiStepLR':
             scheduler.end = spec.epochs
-            scheduler.milestones = [last_lr_drop(spec.epochs)]
+            scheduler.milestones = lr_drops(spec.epochs)
     cfg.model.test_cfg.output_heatmaps = True
     if spec.load_from is not None:
         cfg.load_from = spec.load_from
@@ -250,7 +265,8 @@ def settings_key(cfg: Config) -> str:
     return digest.hexdigest()[:16]
 
 
-def initial_weights(config: str, seed: int, out_dir: str) -> str:
+def initial_weights(config: str, seed: int, out_dir: str,
+                    backbone: str | None = None) -> str:
     """Starting weights shared by every variant trained with ``seed``.
 
     The model of ``config`` (the detection config: the heads share the
@@ -263,6 +279,11 @@ def initial_weights(config: str, seed: int, out_dir: str) -> str:
         config (str): config file whose model is built.
         seed (int): random seed of the initialisation.
         out_dir (str): folder of the cached weights.
+        backbone (str, optional): pretrained backbone weights (a
+            ``state_dict`` without the ``backbone.`` prefix, e.g.
+            :func:`~mmipr.study.pretrain.pretrained_backbone`) loaded over the
+            seeded backbone; the head keeps its seeded initialisation.
+            Default: None (all seeded).
 
     Returns:
         str: path of the checkpoint (``state_dict`` and ``meta``).
@@ -273,18 +294,25 @@ def initial_weights(config: str, seed: int, out_dir: str) -> str:
 
     cfg = Config.fromfile(config)
     model_text = Config(dict(model=cfg.model)).pretty_text
+    backbone_digest = file_digest(backbone) if backbone else ''
     key = hashlib.sha256(
-        f'{model_text}{seed}{torch.__version__}'.encode()).hexdigest()[:12]
+        f'{model_text}{seed}{torch.__version__}{backbone_digest}'.encode()
+    ).hexdigest()[:12]
     path = osp.join(out_dir, f'init_seed{seed}_{key}.pth')
     if osp.exists(path):
         return path
     set_random_seed(seed)
     model = MODELS.build(cfg.model)
     model.init_weights()
+    if backbone:
+        model.backbone.load_state_dict(
+            torch.load(backbone, map_location='cpu',
+                       weights_only=False)['state_dict'])
     os.makedirs(out_dir, exist_ok=True)
     tmp = f'{path}.tmp-{os.getpid()}'
     torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(seed=seed, config=config)), tmp)
+                    meta=dict(seed=seed, config=config, backbone=backbone)),
+               tmp)
     os.replace(tmp, path)
     return path
 
@@ -372,6 +400,7 @@ def run(spec: RunSpec, data_root: str, work_root: str,
         epoch_losses=hook.epoch_losses,
         grad_ratios=hook.grad_ratios,
         lr_drop_epoch=last_lr_drop(spec.epochs),
+        lr_drop_epochs=lr_drops(spec.epochs),
         val_metrics=hook.val_metrics,
         metrics=hook.val_metrics[-1] if hook.val_metrics else {})
     write_json_atomic(result_file, result)
