@@ -22,7 +22,7 @@ so far as the estimate); those not run are listed in the document.
 ``--reuse-only`` starts no run: it writes the document from the runs already
 finished (a study cut short).
 
-    python tools/reproduce.py [--budget 100] [--seeds 2] [--epochs 10]
+    python tools/reproduce.py [--budget 120] [--seeds 2] [--epochs 10]
         [--pretrain-epochs 6] [--reuse-only]
 """
 import argparse
@@ -90,7 +90,7 @@ def parse_args() -> argparse.Namespace:
                         '(0: none, every run from seeded weights alone)')
     parser.add_argument('--seeds', type=positive_int, default=2,
                         help='seeds of detection, integral, integral_kl2')
-    parser.add_argument('--budget', type=float, default=100,
+    parser.add_argument('--budget', type=float, default=120,
                         help='minutes: no run starts that is not expected '
                         'to finish within them (pretraining included)')
     parser.add_argument('--reuse-only', action='store_true',
