@@ -2,8 +2,10 @@
 
 Generates the synthetic dataset if absent, trains the three variants of
 ``configs/synthetic/`` on the CPU with the study's recipe and geometry
-(``tools/reproduce.py``: 64x48 heatmaps, the same initial weights for every
-variant), fewer epochs and less data, evaluates each with
+(``tools/reproduce.py``: 64x48 heatmaps, a backbone pretrained on person
+silhouettes under identically seeded heads as every variant's starting
+weights, two lr drops before the last quarter), fewer epochs and less data,
+evaluates each with
 DifficultySplitCocoMetric on the dataset's detected boxes (instances ranked
 by box score, the same rule for every head), prints one comparison table and
 whether each run met the study's convergence criterion, and writes PNGs
@@ -11,7 +13,8 @@ whether each run met the study's convergence criterion, and writes PNGs
 variant sees them) to ``--work-dir``. Finished runs with the same settings
 are reused.
 
-    python tools/demo.py [--epochs N] [--num-train N] [--work-dir DIR]
+    python tools/demo.py [--epochs N] [--pretrain-epochs N] [--num-train N]
+        [--work-dir DIR]
 """
 import argparse
 import os.path as osp
@@ -33,6 +36,7 @@ from mmipr.study import (  # noqa: E402
     synthetic_data_options,
 )
 from mmipr.study.claims import CONVERGENCE_MAX_SHARE, convergence  # noqa: E402
+from mmipr.study.pretrain import pretrained_backbone  # noqa: E402
 from mmipr.study.runs import build_config, initial_weights, iterations_per_run  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -41,6 +45,8 @@ VARIANTS = (
     ('integral', 'sbl_r18_integral.py'),
     ('integral_kl2', 'sbl_r18_integral_kl2.py'),
 )
+PRETRAIN_CONFIG = osp.join(REPO, 'configs', 'synthetic',
+                           'pretrain_r18_silhouette.py')
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,6 +59,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-val', type=positive_int, default=200,
                         help='val images to generate')
     parser.add_argument('--epochs', type=positive_int, default=4)
+    parser.add_argument('--pretrain-epochs', type=int, default=3,
+                        help='epochs of the neutral backbone pretraining, '
+                        'cached in $MMIPR_CACHE or ~/.cache/mmipr (0: none)')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
 
@@ -66,8 +75,18 @@ def main() -> None:
         print(f'Generated the synthetic dataset in {args.data_root}.')
     configs = [osp.join(REPO, 'configs', 'synthetic', config)
                for _, config in VARIANTS]
+    backbone = None
+    if args.pretrain_epochs > 0:
+        with tqdm(desc='pretraining', unit='it', dynamic_ncols=True) as bar:
+            backbone, record = pretrained_backbone(
+                PRETRAIN_CONFIG, args.data_root, args.pretrain_epochs,
+                progress=bar)
+        print(f"Backbone pretrained on person silhouettes "
+              f"({record['epochs']} epochs, loss {record['epoch_losses'][-1]:.3f}"
+              f"{', reused from the cache' if record['reused'] else ''}): "
+              f"{backbone}")
     init = initial_weights(configs[0], args.seed,
-                           osp.join(args.work_dir, 'init'))
+                           osp.join(args.work_dir, 'init'), backbone=backbone)
     specs = [
         RunSpec(name, config, epochs=args.epochs, seed=args.seed,
                 cfg_options=synthetic_data_options(args.data_root),

@@ -50,7 +50,13 @@ from mmipr.study import (  # noqa: E402
 from mmipr.study.claims import CONVERGENCE_MAX_SHARE, claim_rows, claims_table, convergence, spread  # noqa: E402
 from mmipr.study.io import read_json_or_none, write_json_atomic  # noqa: E402
 from mmipr.study.pretrain import pretrained_backbone  # noqa: E402
-from mmipr.study.runs import build_config, finished_result, initial_weights, iterations_per_run, lr_drops  # noqa: E402
+from mmipr.study.runs import (  # noqa: E402
+    build_config,
+    finished_result,
+    initial_weights,
+    iterations_per_run,
+    lr_drops,
+)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: (variant, config, paper AP (Table 1 / Fig. 2d)), in priority order

@@ -71,7 +71,8 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
         epochs (int): pretraining epochs.
         seed (int): random seed. Default: 0.
         cache_dir (str, optional): Default: :func:`cache_root`.
-        progress (tqdm, optional): a bar to advance per iteration.
+        progress (tqdm, optional): a bar to advance per iteration (its
+            total is set if it has none).
         allow_training (bool): train when no cached weights match; if
             False, raise ``FileNotFoundError`` instead. Default: True.
 
@@ -103,6 +104,8 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
     cfg.resume = True
     os.makedirs(cfg.work_dir, exist_ok=True)
     runner = _build_runner(cfg)
+    if progress is not None and progress.total is None:
+        progress.reset(total=len(runner.train_loop.dataloader) * epochs)
     hook = StudyProgressHook(progress, label='pretraining')
     runner.register_hook(hook)
     with open(osp.join(cfg.work_dir, 'stdout.log'), 'a') as log, \

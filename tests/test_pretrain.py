@@ -1,0 +1,118 @@
+"""The study's neutral backbone pretraining: its silhouette target, its cache
+and how its weights reach every variant."""
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import REPO
+from mmcv.transforms import Compose
+from mmengine.registry import init_default_scope
+
+from mmipr.study.claims import convergence
+from mmipr.study.pretrain import pretrained_backbone
+from mmipr.study.runs import (
+    RunSpec,
+    build_config,
+    initial_weights,
+    lr_drops,
+    synthetic_data_options,
+)
+
+PRETRAIN = osp.join(REPO, 'configs', 'synthetic', 'pretrain_r18_silhouette.py')
+DETECTION = osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_detection.py')
+
+# An L-shaped person on a black 200x160 image: asymmetric, so that a mask
+# flipped or rotated differently from the image cannot agree with it.
+L_SHAPE = [40., 20., 90., 20., 90., 110., 130., 110., 130., 150., 40., 150.]
+
+
+def _sample(flip: bool, rotate: bool) -> dict:
+    init_default_scope('mmpose')
+    img = np.zeros((160, 200, 3), np.uint8)
+    cv2.fillPoly(img, [np.asarray(L_SHAPE).reshape(-1, 2).astype(np.int32)],
+                 (255, 255, 255))
+    pipeline = Compose([
+        dict(type='GetBBoxCenterScale'),
+        dict(type='RandomFlip', prob=float(flip), direction='horizontal'),
+        dict(type='RandomBBoxTransform', shift_prob=0.,
+             rotate_factor=40., rotate_prob=float(rotate),
+             scale_factor=(0.9, 1.1)),
+        dict(type='TopdownAffine', input_size=(96, 128)),
+        dict(type='GenerateSilhouetteTarget', heatmap_size=(48, 64)),
+    ])
+    return pipeline(dict(
+        img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
+        bbox=np.array([[40., 20., 130., 150.]], np.float32),
+        bbox_score=np.ones(1, np.float32), segmentation=[L_SHAPE]))
+
+
+@pytest.mark.parametrize('flip,rotate', [(False, False), (True, False),
+                                         (False, True), (True, True)])
+def test_the_silhouette_lies_where_mmpose_warped_the_person(flip, rotate):
+    # Reference: MMPose's own warp of the image's pixels, reduced to the
+    # heatmap grid; the target is built from the polygons alone.
+    out = _sample(flip, rotate)
+    mask = out['heatmaps'][0]
+    assert mask.shape == (64, 48) and out['keypoint_weights'].shape == (1, 1)
+    reference = cv2.resize(out['img'][..., 0].astype(np.float32) / 255.,
+                           (48, 64), interpolation=cv2.INTER_AREA)
+    inside, outside = reference > 0.9, reference < 0.1
+    assert inside.sum() > 200
+    assert (mask[inside] > 0.5).mean() > 0.98
+    assert (mask[outside] < 0.5).mean() > 0.98
+
+
+def test_an_instance_without_polygons_is_a_clear_error():
+    from mmipr.datasets.transforms import GenerateSilhouetteTarget
+    with pytest.raises(ValueError, match='COCO polygons'):
+        GenerateSilhouetteTarget((48, 64))(dict(
+            segmentation=None, img_path='a.jpg', ori_shape=(10, 10)))
+
+
+def test_pretrained_backbone_is_trained_once_and_keyed(tiny_coco, tmp_path):
+    weights, record = pretrained_backbone(PRETRAIN, tiny_coco, epochs=1,
+                                          cache_dir=str(tmp_path))
+    assert not record['reused'] and len(record['epoch_losses']) == 1
+    state = torch.load(weights, weights_only=False)['state_dict']
+    model_keys = {k[len('backbone.'):] for k in torch.load(
+        initial_weights(DETECTION, 0, str(tmp_path / 'init')),
+        weights_only=False)['state_dict'] if k.startswith('backbone.')}
+    assert set(state) == model_keys
+    again, record = pretrained_backbone(PRETRAIN, tiny_coco, epochs=1,
+                                        cache_dir=str(tmp_path))
+    assert again == weights and record['reused']
+    # other settings are another pretraining, which --reuse-only never trains
+    with pytest.raises(FileNotFoundError, match='--pretrain-epochs 0'):
+        pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
+                            cache_dir=str(tmp_path), allow_training=False)
+
+
+def test_every_variant_gets_the_backbone_over_the_same_seeded_head(tmp_path):
+    seeded = torch.load(initial_weights(DETECTION, 3, str(tmp_path)),
+                        weights_only=False)['state_dict']
+    backbone = {k[len('backbone.'):]: torch.full_like(v, 0.5)
+                for k, v in seeded.items() if k.startswith('backbone.')}
+    path = str(tmp_path / 'backbone.pth')
+    torch.save(dict(state_dict=backbone), path)
+    loaded = torch.load(initial_weights(DETECTION, 3, str(tmp_path),
+                                        backbone=path),
+                        weights_only=False)['state_dict']
+    assert set(loaded) == set(seeded)
+    for key, value in loaded.items():
+        expected = backbone[key[len('backbone.'):]] \
+            if key.startswith('backbone.') else seeded[key]
+        assert torch.equal(value, expected), key
+
+
+def test_the_last_quarter_follows_both_lr_drops(tiny_coco, tmp_path):
+    for epochs in range(4, 21):
+        drops = lr_drops(epochs)
+        quarter = convergence(dict(val_metrics=[{}] * epochs))['quarter']
+        assert len(drops) == 2 and drops[0] < drops[1] == epochs - quarter
+    cfg = build_config(RunSpec('detection', DETECTION, epochs=10,
+                               cfg_options=synthetic_data_options(tiny_coco)),
+                       str(tmp_path))
+    steps = [s for s in cfg.param_scheduler if s.type == 'MultiStepLR']
+    assert [s.milestones for s in steps] == [[6, 8]]
