@@ -28,40 +28,52 @@ DETECTION = osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_detection.py')
 L_SHAPE = [40., 20., 90., 20., 90., 110., 130., 110., 130., 150., 40., 150.]
 
 
-def _sample(flip: bool, rotate: bool) -> dict:
+def _sample(flip: bool, rotation: float) -> dict:
     init_default_scope('mmpose')
     img = np.zeros((160, 200, 3), np.uint8)
     cv2.fillPoly(img, [np.asarray(L_SHAPE).reshape(-1, 2).astype(np.int32)],
                  (255, 255, 255))
-    pipeline = Compose([
-        dict(type='GetBBoxCenterScale'),
+    results = Compose([
+        dict(type='GetBBoxCenterScale', padding=1.1),
         dict(type='RandomFlip', prob=float(flip), direction='horizontal'),
-        dict(type='RandomBBoxTransform', shift_prob=0.,
-             rotate_factor=40., rotate_prob=float(rotate),
-             scale_factor=(0.9, 1.1)),
+    ])(dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
+            bbox=np.array([[40., 20., 130., 150.]], np.float32),
+            bbox_score=np.ones(1, np.float32), segmentation=[L_SHAPE]))
+    results['bbox_rotation'] = np.array([rotation], np.float32)
+    return Compose([
         dict(type='TopdownAffine', input_size=(96, 128)),
         dict(type='GenerateSilhouetteTarget', heatmap_size=(48, 64)),
-    ])
-    return pipeline(dict(
-        img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
-        bbox=np.array([[40., 20., 130., 150.]], np.float32),
-        bbox_score=np.ones(1, np.float32), segmentation=[L_SHAPE]))
+    ])(results)
 
 
-@pytest.mark.parametrize('flip,rotate', [(False, False), (True, False),
-                                         (False, True), (True, True)])
-def test_the_silhouette_lies_where_mmpose_warped_the_person(flip, rotate):
+@pytest.mark.parametrize('flip,rotation', [(False, 0.), (True, 0.),
+                                           (False, 30.), (True, -35.)])
+def test_the_silhouette_lies_where_mmpose_warped_the_person(flip, rotation):
     # Reference: MMPose's own warp of the image's pixels, reduced to the
     # heatmap grid; the target is built from the polygons alone.
-    out = _sample(flip, rotate)
+    out = _sample(flip, rotation)
     mask = out['heatmaps'][0]
     assert mask.shape == (64, 48) and out['keypoint_weights'].shape == (1, 1)
     reference = cv2.resize(out['img'][..., 0].astype(np.float32) / 255.,
                            (48, 64), interpolation=cv2.INTER_AREA)
     inside, outside = reference > 0.9, reference < 0.1
-    assert inside.sum() > 200
+    assert inside.sum() > 200 and outside.sum() > 200
     assert (mask[inside] > 0.5).mean() > 0.98
     assert (mask[outside] < 0.5).mean() > 0.98
+
+
+def test_overlapping_polygons_of_one_instance_are_united():
+    from mmipr.datasets.transforms import GenerateSilhouetteTarget
+    square = [10., 10., 30., 10., 30., 30., 10., 30.]
+    inner = [15., 15., 25., 15., 25., 25., 15., 25.]
+    out = GenerateSilhouetteTarget((40, 40))(dict(
+        segmentation=[square, inner], ori_shape=(40, 40),
+        input_center=np.array([20., 20.]), input_scale=np.array([40., 40.])))
+    assert out['heatmaps'][0, 20, 20] == 1.0  # no even-odd hole
+    empty = GenerateSilhouetteTarget((40, 40))(dict(
+        segmentation=[], ori_shape=(40, 40),
+        input_center=np.array([20., 20.]), input_scale=np.array([40., 40.])))
+    assert not empty['heatmaps'].any()
 
 
 def test_an_instance_without_polygons_is_a_clear_error():
@@ -72,21 +84,46 @@ def test_an_instance_without_polygons_is_a_clear_error():
 
 
 def test_pretrained_backbone_is_trained_once_and_keyed(tiny_coco, tmp_path):
-    weights, record = pretrained_backbone(PRETRAIN, tiny_coco, epochs=1,
+    weights, record = pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
                                           cache_dir=str(tmp_path))
-    assert not record['reused'] and len(record['epoch_losses']) == 1
+    assert not record['reused'] and len(record['epoch_losses']) == 2
     state = torch.load(weights, weights_only=False)['state_dict']
-    model_keys = {k[len('backbone.'):] for k in torch.load(
+    seeded = {k[len('backbone.'):]: v for k, v in torch.load(
         initial_weights(DETECTION, 0, str(tmp_path / 'init')),
-        weights_only=False)['state_dict'] if k.startswith('backbone.')}
-    assert set(state) == model_keys
-    again, record = pretrained_backbone(PRETRAIN, tiny_coco, epochs=1,
+        weights_only=False)['state_dict'].items()
+        if k.startswith('backbone.')}
+    assert set(state) == set(seeded)
+    assert not torch.equal(state['conv1.weight'], seeded['conv1.weight'])
+    again, reused = pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
                                         cache_dir=str(tmp_path))
-    assert again == weights and record['reused']
+    assert again == weights and reused['reused']
     # other settings are another pretraining, which --reuse-only never trains
-    with pytest.raises(FileNotFoundError, match='--pretrain-epochs 0'):
-        pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
+    with pytest.raises(FileNotFoundError, match='without --reuse-only'):
+        pretrained_backbone(PRETRAIN, tiny_coco, epochs=1,
                             cache_dir=str(tmp_path), allow_training=False)
+
+
+def test_a_killed_pretraining_resumes_and_its_record_covers_every_epoch(
+        tiny_coco, tmp_path, monkeypatch):
+    import mmipr.study.pretrain as pretrain
+    calls = []
+    real = pretrain.PretrainingLogHook.after_train_epoch
+
+    def killed_after_first_epoch(self, runner):
+        real(self, runner)
+        calls.append(runner.epoch)
+        if len(calls) == 1:
+            runner.train_loop.stop_training = True  # as if killed here
+
+    monkeypatch.setattr(pretrain.PretrainingLogHook, 'after_train_epoch',
+                        killed_after_first_epoch)
+    with pytest.raises(RuntimeError, match='covers epochs'):
+        pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
+                            cache_dir=str(tmp_path))
+    _, record = pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
+                                    cache_dir=str(tmp_path))
+    assert calls == [0, 1]  # the second call trained epoch 2 only
+    assert len(record['epoch_losses']) == 2 and record['train_seconds'] > 0
 
 
 def test_every_variant_gets_the_backbone_over_the_same_seeded_head(tmp_path):
@@ -116,3 +153,10 @@ def test_the_last_quarter_follows_both_lr_drops(tiny_coco, tmp_path):
                        str(tmp_path))
     steps = [s for s in cfg.param_scheduler if s.type == 'MultiStepLR']
     assert [s.milestones for s in steps] == [[6, 8]]
+
+
+def test_the_synthetic_configs_train_with_the_studys_recipe():
+    from mmengine.config import Config
+    cfg = Config.fromfile(DETECTION)
+    steps = [s for s in cfg.param_scheduler if s.type == 'MultiStepLR']
+    assert steps[0].milestones == lr_drops(cfg.train_cfg.max_epochs)

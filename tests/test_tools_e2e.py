@@ -225,3 +225,21 @@ def test_killed_training_resumes_from_its_last_checkpoint(tiny_coco,
     warmup, decay = final['param_schedulers']
     assert warmup['last_step'] == 3 * iters_per_epoch
     assert decay['last_step'] == 3
+
+
+def test_the_pretraining_config_trains_with_mmposes_train_tool(tiny_coco,
+                                                               tmp_path):
+    # A user's path to the study's neutral pretraining: MMPose's train tool,
+    # no validation; the checkpoint holds the backbone the study keeps.
+    work = tmp_path / 'work'
+    options = {k: v for k, v in data_options(tiny_coco).items()
+               if k.startswith('train_')}
+    options.update({'train_cfg.max_epochs': 1,
+                    'train_dataloader.dataset.indices': TRAIN_IMAGES,
+                    'train_dataloader.batch_size': 8})
+    run([sys.executable, osp.join(REPO, 'tools', 'train.py'),
+         'configs/synthetic/pretrain_r18_silhouette.py', '--work-dir',
+         str(work), *cli_options(options)], cwd=REPO)
+    state = load(str(work / 'epoch_1.pth'))['state_dict']
+    assert any(k.startswith('backbone.') for k in state)
+    assert state['head.final_layer.weight'].shape[0] == 1

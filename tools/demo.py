@@ -28,7 +28,7 @@ from tqdm import tqdm  # noqa: E402
 
 import mmipr  # noqa: E402,F401  (makes MMPose importable, registers mmipr)
 from mmipr.datasets import ensure_synthetic_coco  # noqa: E402
-from mmipr.engine.preflight import positive_int  # noqa: E402
+from mmipr.engine.preflight import non_negative_int, positive_int  # noqa: E402
 from mmipr.study import (  # noqa: E402
     RunSpec,
     report,  # noqa: E402
@@ -59,7 +59,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-val', type=positive_int, default=200,
                         help='val images to generate')
     parser.add_argument('--epochs', type=positive_int, default=4)
-    parser.add_argument('--pretrain-epochs', type=int, default=3,
+    parser.add_argument('--pretrain-epochs', type=non_negative_int, default=3,
                         help='epochs of the neutral backbone pretraining, '
                         'cached in $MMIPR_CACHE or ~/.cache/mmipr (0: none)')
     parser.add_argument('--seed', type=int, default=0)
@@ -82,7 +82,8 @@ def main() -> None:
                 PRETRAIN_CONFIG, args.data_root, args.pretrain_epochs,
                 progress=bar)
         print(f"Backbone pretrained on person silhouettes "
-              f"({record['epochs']} epochs, loss {record['epoch_losses'][-1]:.3f}"
+              f"({record['epochs']} epoch{'s' * (record['epochs'] != 1)}, "
+              f"loss {record['epoch_losses'][-1]:.3f}"
               f"{', reused from the cache' if record['reused'] else ''}): "
               f"{backbone}")
     init = initial_weights(configs[0], args.seed,

@@ -40,7 +40,7 @@ from tqdm import tqdm  # noqa: E402
 
 import mmipr  # noqa: E402,F401
 from mmipr.datasets import ensure_synthetic_coco  # noqa: E402
-from mmipr.engine.preflight import positive_int  # noqa: E402
+from mmipr.engine.preflight import non_negative_int, positive_int  # noqa: E402
 from mmipr.study import (  # noqa: E402
     RunSpec,
     report,  # noqa: E402
@@ -90,8 +90,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--doc', default='docs/reproduction.md')
     parser.add_argument('--num-train', type=positive_int, default=3000)
     parser.add_argument('--num-val', type=positive_int, default=200)
-    parser.add_argument('--epochs', type=positive_int, default=10)
-    parser.add_argument('--pretrain-epochs', type=int, default=6,
+    parser.add_argument('--epochs', type=at_least_four, default=10,
+                        help='epochs per run (at least 4: two lr drops and a '
+                        'last quarter after them)')
+    parser.add_argument('--pretrain-epochs', type=non_negative_int, default=6,
                         help='epochs of the neutral backbone pretraining '
                         '(0: none, every run from seeded weights alone)')
     parser.add_argument('--seeds', type=positive_int, default=2,
@@ -103,6 +105,17 @@ def parse_args() -> argparse.Namespace:
                         help='start no run: write the document from the runs '
                         'already finished (for a study cut short)')
     return parser.parse_args()
+
+
+def at_least_four(text: str) -> int:
+    """``--epochs``: the recipe's two lr drops and the last quarter after
+    them need at least 4 epochs."""
+    value = positive_int(text)
+    if value < 4:
+        raise argparse.ArgumentTypeError(
+            f'must be at least 4 (two lr drops, then the last quarter of '
+            f'training), got {value}')
+    return value
 
 
 def plan(args, backbone: str | None) -> list:
@@ -223,7 +236,7 @@ def main() -> None:
     args.commit = commit()
     ensure_synthetic_coco(args.data_root, num_train=args.num_train,
                           num_val=args.num_val, seed=0, workers=2)
-    args.pretraining = None
+    args.pretraining, backbone = None, None
     if args.pretrain_epochs > 0:
         backbone, args.pretraining = pretrained_backbone(
             PRETRAIN_CONFIG, args.data_root, args.pretrain_epochs,
@@ -232,19 +245,22 @@ def main() -> None:
             print(f'pretrained the backbone in '
                   f'{args.pretraining["train_seconds"] / 60:.1f} min: '
                   f'{backbone}')
-    specs = plan(args, backbone if args.pretraining else None)
+    specs = plan(args, backbone)
     with tempfile.TemporaryDirectory() as probe_dir:
         per_run = iterations_per_run(build_config(specs[0], probe_dir))
     results, skipped, stats = [], [], {}
     with tqdm(total=per_run * len(specs), desc='study', unit='it',
               dynamic_ncols=True) as progress:
-        longest = 0.0  # minutes, of the runs trained by this invocation
+        # The estimate of a run's minutes: the longest run so far, reused
+        # ones included (their recorded wall time).
+        finished = {s.run_id: finished_result(s, args.data_root,
+                                              args.work_dir) for s in specs}
+        longest = max([r['wall_seconds'] / 60 for r in finished.values()
+                       if r and 'wall_seconds' in r], default=0.0)
         for spec in specs:
-            done = finished_result(spec, args.data_root, args.work_dir)
-            expected_end = (time.perf_counter() - start) / 60 + (
-                0.0 if done else longest)
-            if (done is None and args.reuse_only) or expected_end > \
-                    args.budget:
+            if finished[spec.run_id] is None and (
+                    args.reuse_only or (time.perf_counter() - start) / 60
+                    + longest > args.budget):
                 skipped.append(spec.run_id)
                 progress.update(per_run)
                 continue
@@ -527,7 +543,9 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
         '',
         convergence_table(results),
         '',
-        scratch_section(by_name),
+        scratch_section(by_name) if args.pretraining else
+        'No pretraining (`--pretrain-epochs 0`): every run starts from '
+        'seeded weights alone.',
         '',
         '## Table 1 (paper: COCO, SBL-R50; here: synthetic, small ResNet-18)',
         '',
@@ -603,9 +621,10 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
         'person\'s three factors share one level 80 % of the time.',
         '- Left and right are told apart only by shading (the far side is '
         'darker) and the face.',
-        '- Small models trained for minutes on thousands of crops (from a '
-        'backbone pretrained for minutes on silhouettes of the same '
-        'images), not ImageNet-pretrained ResNet-50 for 210 epochs on 150k: '
+        '- Small models trained for minutes on thousands of crops'
+        + (' (from a backbone pretrained for minutes on silhouettes of the '
+           'same images)' if args.pretraining else ' from initialisation')
+        + ', not ImageNet-pretrained ResNet-50 for 210 epochs on 150k: '
         'absolute AP is not comparable with the paper\'s.',
     ]
     if skipped:
@@ -615,6 +634,11 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
         lines += ['', f'Left out, {why}: {", ".join(skipped)}.']
     with open(args.doc, 'w') as f:
         f.write('\n'.join(lines) + '\n')
+
+
+def plural(count: int, noun: str) -> str:
+    """``'1 epoch'``, ``'6 epochs'``."""
+    return f'{count} {noun}' + ('' if count == 1 else 's')
 
 
 def starting_weights_line(args) -> str:
@@ -634,7 +658,7 @@ def starting_weights_line(args) -> str:
         'person of each top-down crop (the generator\'s silhouette polygons '
         'at 64x48, binary cross-entropy; '
         '`configs/synthetic/pretrain_r18_silhouette.py`, '
-        f'{record["epochs"]} epochs of the train split, '
+        f'{plural(record["epochs"], "epoch")} of the train split, '
         f'{record["train_seconds"] / 60:.1f} min of training iterations, '
         f'loss {losses[0]:.3f} in its first epoch and {losses[-1]:.3f} in '
         f'its last; settings key {record["settings_key"]}'

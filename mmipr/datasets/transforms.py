@@ -20,7 +20,7 @@ from mmcv.image import imflip
 from mmcv.transforms import BaseTransform
 from mmpose.datasets.transforms import LoadImage
 from mmpose.registry import TRANSFORMS
-from mmpose.structures.bbox import get_warp_matrix
+from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
 
 
 @TRANSFORMS.register_module()
@@ -95,9 +95,9 @@ class GenerateSilhouetteTarget(BaseTransform):
     pretrain_r18_silhouette.py``), a task neither keypoint head is trained on.
 
     The mask is rasterised from the instance's COCO polygons in image
-    coordinates, flipped as ``RandomFlip`` flipped the image, then warped by
-    the affine transform that ``TopdownAffine`` applied to the image, scaled
-    to ``heatmap_size``:
+    coordinates (their union: each polygon filled on its own), flipped as
+    ``RandomFlip`` flipped the image, then warped by the affine transform that
+    ``TopdownAffine`` applied to the image, scaled to ``heatmap_size``:
 
     .. math::
         M_{hm} = \\mathrm{warp}_{A(c, s, r, (w_h, h_h))}(\\mathrm{flip}(M_{img}))
@@ -105,25 +105,44 @@ class GenerateSilhouetteTarget(BaseTransform):
     with ``c, s`` the input centre and scale and ``r`` the box rotation.
     Place it after ``TopdownAffine``.
 
+    Required Keys:
+
+        - segmentation (list of COCO polygons, image coordinates)
+        - ori_shape
+        - input_center
+        - input_scale
+        - bbox_rotation (optional)
+        - flip, flip_direction (optional)
+
+    Added Keys:
+
+        - heatmaps: (1, h, w) float32 in [0, 1] (bilinear at the edges; all
+          zeros for an instance whose polygons are empty)
+        - keypoint_weights: (1, 1) ones (MMPose's ``HeatmapHead`` reads them)
+
     Args:
         heatmap_size (tuple[int, int]): (width, height) of the target.
-
-    Required keys: ``segmentation`` (COCO polygons), ``ori_shape``,
-    ``input_center``, ``input_scale``; optional ``bbox_rotation``, ``flip``,
-    ``flip_direction``.
-
-    Added keys: ``heatmaps`` (1, h, w) float32 in [0, 1] (bilinear at the
-    edges); ``keypoint_weights`` (1, 1) ones, which MMPose's ``HeatmapHead``
-    reads.
+        use_udp (bool): warp as ``TopdownAffine(use_udp=True)`` does.
+            Default: False.
     """
 
-    def __init__(self, heatmap_size: tuple[int, int]) -> None:
+    def __init__(self, heatmap_size: tuple[int, int],
+                 use_udp: bool = False) -> None:
         super().__init__()
         self.heatmap_size = tuple(int(v) for v in heatmap_size)
+        self.use_udp = use_udp
 
     def transform(self, results: dict) -> dict:
+        """Add the silhouette target of ``results``' instance.
+
+        Args:
+            results (dict): The result dict (see Required Keys).
+
+        Returns:
+            dict: ``results`` with ``heatmaps`` and ``keypoint_weights``.
+        """
         polygons = results.get('segmentation')
-        if not isinstance(polygons, list) or not polygons:
+        if not isinstance(polygons, list):
             raise ValueError(
                 'GenerateSilhouetteTarget needs COCO polygons in '
                 f'"segmentation" (got {type(polygons).__name__}) for '
@@ -131,15 +150,16 @@ class GenerateSilhouetteTarget(BaseTransform):
                 'without segmentation are not supported')
         height, width = results['ori_shape'][:2]
         mask = np.zeros((height, width), np.uint8)
-        cv2.fillPoly(mask, [np.asarray(p, np.float64).reshape(-1, 2).round()
-                            .astype(np.int32) for p in polygons], 255)
+        for polygon in polygons:
+            points = np.asarray(polygon, np.float64).reshape(-1, 2)
+            cv2.fillPoly(mask, [points.round().astype(np.int32)], 255)
         if results.get('flip'):
             mask = imflip(mask, direction=results['flip_direction'])
         rotation = results['bbox_rotation'][0] if 'bbox_rotation' in results \
             else 0.
-        warp = get_warp_matrix(results['input_center'],
-                               results['input_scale'], rotation,
-                               output_size=self.heatmap_size)
+        warp_matrix = get_udp_warp_matrix if self.use_udp else get_warp_matrix
+        warp = warp_matrix(results['input_center'], results['input_scale'],
+                           rotation, output_size=self.heatmap_size)
         target = cv2.warpAffine(mask, warp, self.heatmap_size,
                                 flags=cv2.INTER_LINEAR)
         results['heatmaps'] = (target.astype(np.float32) / 255.)[None]
@@ -147,4 +167,5 @@ class GenerateSilhouetteTarget(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(heatmap_size={self.heatmap_size})'
+        return (f'{type(self).__name__}(heatmap_size={self.heatmap_size}, '
+                f'use_udp={self.use_udp})')

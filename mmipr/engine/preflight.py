@@ -372,6 +372,30 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An ``argparse`` type: a whole number of at least 0
+    (``--pretrain-epochs``, where 0 means none).
+
+    Args:
+        text (str): the command-line value.
+
+    Returns:
+        int: the value.
+
+    Raises:
+        argparse.ArgumentTypeError: if ``text`` is not a whole number >= 0.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected a whole number of at least 0, got {text!r}') from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f'must be at least 0 (0: none), got {value}')
+    return value
+
+
 def check_train_length(cfg: Config) -> None:
     """Fail fast when ``train_cfg`` asks for no training at all.
 

@@ -6,22 +6,29 @@ in a CPU budget. :func:`pretrained_backbone` trains the synthetic configs'
 backbone once on a task neither head is trained on, segmenting the person of
 each top-down crop (``configs/synthetic/pretrain_r18_silhouette.py``), keeps
 only the backbone's weights and caches them outside the clone, keyed by the
-pretraining's settings (config text, the contents of its data files, the
-dataset's generation marker, mmipr's version). Every variant then starts from
-them, with its head layers seeded identically (:func:`~mmipr.study.runs.
+pretraining's settings (:func:`pretraining_key`). Every variant then starts
+from them, with its head layers seeded identically (:func:`~mmipr.study.runs.
 initial_weights`), so detection and integral regression start from the same
-network. A killed pretraining resumes from its last epoch.
+network. A killed pretraining resumes from its last epoch, and its record
+still covers every epoch.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import math
 import os
 import os.path as osp
+import shutil
+import time
 
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from tqdm import tqdm
 
-from .io import read_json_or_none, write_json_atomic
+from mmipr.datasets import transforms as _transforms
+
+from .io import file_digest, read_json_or_none, write_json_atomic
 from .runs import StudyProgressHook, _build_runner, settings_key
 
 
@@ -59,6 +66,66 @@ def pretraining_config(config: str, data_root: str, epochs: int,
     return cfg
 
 
+def pretraining_key(cfg: Config) -> str:
+    """What determines a pretraining: :func:`~mmipr.study.runs.settings_key`
+    (config text, data file contents, dataset marker, mmipr's version), the
+    code of its target transform (``mmipr/datasets/transforms.py``) and the
+    torch and MMPose versions: the cache outlives the clone, so a changed
+    transform or library must not reuse an old backbone."""
+    import mmpose
+    import torch
+    digest = hashlib.sha256(settings_key(cfg).encode())
+    digest.update(file_digest(_transforms.__file__).encode())
+    digest.update(f'{torch.__version__} {mmpose.__version__}'.encode())
+    return digest.hexdigest()[:16]
+
+
+class PretrainingLogHook(Hook):
+    """Write each finished epoch's mean loss and training seconds to a JSON
+    file, before that epoch's checkpoint is saved, so that a resumed
+    pretraining's record covers the epochs trained before the kill.
+
+    Args:
+        path (str): the JSON file (``{"epochs": [{"epoch", "loss",
+            "seconds"}, ...]}``).
+    """
+
+    # above the checkpoint hook's VERY_LOW: an epoch is logged before its
+    # checkpoint exists
+    priority = 'LOW'
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._losses: list[float] = []
+        self._seconds = 0.0
+        self._tic = 0.0
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self._tic = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        self._seconds += time.perf_counter() - self._tic
+        if outputs and 'loss' in outputs:
+            self._losses.append(float(outputs['loss'].detach()))
+
+    def after_train_epoch(self, runner) -> None:
+        done = runner.epoch + 1  # MMEngine counts the epoch after this hook
+        log = [e for e in read_epoch_log(self.path) if e['epoch'] < done]
+        log.append(dict(epoch=done, seconds=self._seconds,
+                        loss=(sum(self._losses) / len(self._losses)
+                              if self._losses else math.nan)))
+        write_json_atomic(self.path, dict(epochs=log))
+        self._losses, self._seconds = [], 0.0
+
+
+def read_epoch_log(path: str) -> list[dict]:
+    """The epochs :class:`PretrainingLogHook` logged to ``path`` (none if the
+    file is absent or unreadable)."""
+    return (read_json_or_none(path, 'the pretraining log') or {}).get(
+        'epochs', [])
+
+
 def pretrained_backbone(config: str, data_root: str, epochs: int,
                         seed: int = 0, cache_dir: str | None = None,
                         progress: tqdm | None = None,
@@ -84,33 +151,41 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
     import torch
 
     cfg = pretraining_config(config, data_root, epochs, seed)
-    key = settings_key(cfg)
+    key = pretraining_key(cfg)
     folder = osp.join(cache_dir or cache_root(), 'pretrain')
     name = osp.splitext(osp.basename(config))[0]
     weights = osp.join(folder, f'{name}_{key}.pth')
     record_file = osp.join(folder, f'{name}_{key}.json')
-    if osp.exists(weights) and osp.exists(record_file):
-        record = read_json_or_none(record_file, 'the pretraining record')
-        if record is not None and record.get('settings_key') == key:
-            return weights, dict(record, reused=True)
+    record = read_json_or_none(record_file, 'the pretraining record')
+    if osp.exists(weights) and record is not None and record.get(
+            'settings_key') == key:
+        return weights, dict(record, reused=True)
     if not allow_training:
         raise FileNotFoundError(
             f'no pretrained backbone of {config} on {data_root} with '
-            f'{epochs} epochs in {folder} (settings key {key}); run without '
-            '--reuse-only to train it, or pass --pretrain-epochs 0')
+            f'{epochs} epochs in {folder} (settings key {key}), so the runs '
+            'made from it cannot be matched either; run without --reuse-only '
+            'to train it (the runs are then redone from the new weights)')
     cfg.work_dir = osp.join(folder, f'work_{name}_{key}')
     # Resume a pretraining that was killed (MMEngine starts afresh when the
-    # folder holds no checkpoint).
+    # folder holds no checkpoint; a finished one trains no further).
     cfg.resume = True
     os.makedirs(cfg.work_dir, exist_ok=True)
+    log_file = osp.join(cfg.work_dir, 'epochs.json')
     runner = _build_runner(cfg)
     if progress is not None and progress.total is None:
         progress.reset(total=len(runner.train_loop.dataloader) * epochs)
-    hook = StudyProgressHook(progress, label='pretraining')
-    runner.register_hook(hook)
+    runner.register_hook(StudyProgressHook(progress, label='pretraining'))
+    runner.register_hook(PretrainingLogHook(log_file))
     with open(osp.join(cfg.work_dir, 'stdout.log'), 'a') as log, \
             contextlib.redirect_stdout(log):
         runner.train()
+    log = read_epoch_log(log_file)
+    if [e['epoch'] for e in log] != list(range(1, epochs + 1)):
+        raise RuntimeError(
+            f'the pretraining log {log_file} covers epochs '
+            f'{[e["epoch"] for e in log]}, not 1-{epochs}: delete '
+            f'{cfg.work_dir} to pretrain afresh')
     state = torch.load(osp.join(cfg.work_dir, f'epoch_{epochs}.pth'),
                        map_location='cpu', weights_only=False)['state_dict']
     backbone = {k[len('backbone.'):]: v.contiguous()
@@ -123,7 +198,10 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
                     meta=dict(config=config, settings_key=key)), tmp)
     os.replace(tmp, weights)
     record = dict(settings_key=key, config=osp.basename(config),
-                  epochs=epochs, train_seconds=hook.train_seconds,
-                  epoch_losses=hook.epoch_losses)
+                  epochs=epochs,
+                  train_seconds=sum(e['seconds'] for e in log),
+                  epoch_losses=[e['loss'] for e in log])
     write_json_atomic(record_file, record)
+    # The weights and the record are all that is kept.
+    shutil.rmtree(cfg.work_dir, ignore_errors=True)
     return weights, dict(record, reused=False)
