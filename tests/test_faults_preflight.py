@@ -121,6 +121,24 @@ def test_crowd_annotation_without_keypoints_passes(tmp_path):
 
 
 # ----------------------------------------------------- keypoint count != K
+def test_a_head_trained_on_silhouettes_is_not_a_keypoint_count(tmp_path):
+    # The study's pretraining: one output channel, a mask target; the
+    # keypoint count still comes from the dataset's metainfo.
+    def pretraining(root):
+        cfg = Config.fromfile(osp.join(REPO, 'configs', 'synthetic',
+                                       'pretrain_r18_silhouette.py'))
+        cfg.train_dataloader.dataset.data_root = root.rstrip('/') + '/'
+        return cfg
+
+    root = data_root(tmp_path, train=coco(person(1), person(2)))
+    check_annotation_files(pretraining(root), phases=('train', ))
+    (tmp_path / 'k14').mkdir()
+    root = data_root(tmp_path / 'k14',
+                     train=coco(person(1, num_keypoints=14)))
+    with pytest.raises(ValueError, match='metainfo of CocoDataset says 17'):
+        check_annotation_files(pretraining(root), phases=('train', ))
+
+
 def test_other_keypoint_count_is_named_with_the_config_k(tmp_path):
     # before: IndexError in flip_keypoints during the first epoch
     root = data_root(tmp_path, train=coco(person(1, num_keypoints=14),

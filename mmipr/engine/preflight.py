@@ -97,12 +97,22 @@ def check_data_paths(cfg: Config, phases=('train', 'val', 'test')) -> None:
 MAX_LISTED = 10
 
 
+#: pipeline transforms whose targets are not keypoints: with one of them, the
+#: head's ``out_channels`` counts target maps (the study's silhouette
+#: pretraining: 1), not keypoints
+NON_KEYPOINT_TARGETS = ('GenerateSilhouetteTarget',)
+
+
 def _config_num_keypoints(cfg: Config, dataset: dict) -> List[Tuple[str, int]]:
     """The keypoint counts K the config expects: ``(source, K)`` pairs from
-    the model head's ``out_channels`` and the dataset's metainfo."""
+    the model head's ``out_channels`` (unless the pipeline trains another
+    target: :data:`NON_KEYPOINT_TARGETS`) and the dataset's metainfo."""
     found = []
     head = (cfg.get('model') or {}).get('head') or {}
-    if isinstance(head.get('out_channels'), int):
+    other_targets = any(
+        isinstance(step, dict) and step.get('type') in NON_KEYPOINT_TARGETS
+        for step in dataset.get('pipeline') or [])
+    if isinstance(head.get('out_channels'), int) and not other_targets:
         found.append(('model.head.out_channels', head['out_channels']))
     try:
         from mmpose.registry import DATASETS
