@@ -481,7 +481,7 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
         f' It reused {len(reused)} of its {len(results)} runs, finished by '
         'an earlier invocation with identical settings (config, data file '
         'contents, starting weights, mmipr version).'
-        if reused else f' It trained all {len(results)} runs.')
+        if reused else f' It trained {len(results)} runs.')
     converged = [r for r in results if convergence(r)['met']]
     table5_text, n_loc, n_disp = table5(table1_by_name)
     lines = [
@@ -542,6 +542,11 @@ def write_doc(args, results, stats, skipped, minutes) -> None:
            'describe models short of convergence.'),
         '',
         convergence_table(results),
+        '',
+        'The last column is how fast AP still rose before the first lr '
+        'drop: where it is large, the schedule ended the rise, so a met '
+        'criterion says that training stopped improving under this recipe, '
+        'not that a longer one would not do better.',
         '',
         scratch_section(by_name) if args.pretraining else
         'No pretraining (`--pretrain-epochs 0`): every run starts from '
