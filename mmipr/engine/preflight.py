@@ -353,6 +353,21 @@ def check_amp_device(cfg: Config) -> None:
             'optim_wrapper.type=CPUAmpOptimWrapper.')
 
 
+def _whole_number(text: str, minimum: int, why: str) -> int:
+    """``text`` as an int of at least ``minimum``, else an
+    ``argparse.ArgumentTypeError`` that says ``why``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected a whole number of at least {minimum}, got {text!r}'
+        ) from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(
+            f'must be at least {minimum}, got {value}{why}')
+    return value
+
+
 def positive_int(text: str) -> int:
     """An ``argparse`` type: a whole number of at least 1 (``--epochs``).
 
@@ -370,16 +385,8 @@ def positive_int(text: str) -> int:
         argparse.ArgumentTypeError: if ``text`` is not a whole number >= 1;
             argparse prints ``argument --epochs: ...`` and exits with 2.
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'expected a whole number of at least 1, got {text!r}') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f'must be at least 1, got {value}: with nothing to run the run '
-            'would finish at once and report nothing')
-    return value
+    return _whole_number(text, 1, ': with nothing to run the run would '
+                         'finish at once and report nothing')
 
 
 def non_negative_int(text: str) -> int:
@@ -395,15 +402,7 @@ def non_negative_int(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: if ``text`` is not a whole number >= 0.
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'expected a whole number of at least 0, got {text!r}') from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f'must be at least 0 (0: none), got {value}')
-    return value
+    return _whole_number(text, 0, ' (0: none)')
 
 
 def check_train_length(cfg: Config) -> None:
