@@ -8,6 +8,7 @@ keys and each other's split keys within 1e-9.
 """
 import contextlib
 import copy
+import gc
 import io
 import json
 
@@ -239,3 +240,32 @@ def test_nonfinite_predictions_are_misses(ann_file, engine, monkeypatch):
             {a['id']: a for a in coco_json['annotations']}[samples[i]['id']]))
         for i in which)
     assert np.isfinite(ours['coco/all/EPE'])
+
+
+@pytest.mark.parametrize('enabled', [True, False])
+def test_garbage_collector_paused_then_restored(ann_file, enabled,
+                                                 monkeypatch):
+    """compute_metrics runs with the cyclic collector paused and leaves it
+    as it found it, also when it raises."""
+    coco_json = read_json(ann_file)
+    states = []
+    real = DifficultySplitCocoMetric._split_metrics
+
+    def spy(self, preds):
+        states.append(gc.isenabled())
+        if len(states) == 2:
+            raise RuntimeError('stop')
+        return real(self, preds)
+    monkeypatch.setattr(DifficultySplitCocoMetric, '_split_metrics', spy)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        run_metric(DifficultySplitCocoMetric(ann_file=ann_file),
+                   gt_box_samples(coco_json))
+        assert gc.isenabled() == enabled
+        with pytest.raises(RuntimeError, match='stop'):
+            run_metric(DifficultySplitCocoMetric(ann_file=ann_file),
+                       gt_box_samples(coco_json))
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable()
+    assert states == [False, False]

@@ -117,3 +117,40 @@ def test_assign_predictions_rule():
     # an image without ground truth
     assert list(splits.assign_predictions(np.zeros((2, 0)),
                                           np.zeros(0, bool))) == [-1, -1]
+
+
+def test_grouped_assignment_equals_per_image_rule():
+    """assign_predictions_grouped over many images = assign_predictions on
+    each image's matrix (ties, zero OKS, images without ground truths,
+    carried ids, non-candidates)."""
+    rng = np.random.default_rng(3)
+    oks, pair_dt, pair_gt, expected, carried = [], [], [], [], []
+    candidates = []
+    n_dt = n_gt = 0
+    for _ in range(60):
+        D, G = rng.integers(0, 4), rng.integers(0, 4)
+        cand = rng.uniform(size=G) < 0.8
+        # coarse values: ties and exact zeros are common
+        mat = rng.choice([0.0, 0.25, 0.5, 0.5, 0.9], (D, G))
+        carry = np.where(rng.uniform(size=D) < 0.3,
+                         rng.integers(-1, max(G, 1), D), -1)
+        carry[carry >= G] = -1
+        expected += [a + n_gt if a >= 0 else -1 for a in
+                     splits.assign_predictions(mat.reshape(D, G), cand,
+                                               carry)]
+        carried += [c + n_gt if c >= 0 else -1 for c in carry]
+        d, g = np.meshgrid(np.arange(D), np.arange(G), indexing='ij')
+        pair_dt += (d.ravel() + n_dt).tolist()
+        pair_gt += (g.ravel() + n_gt).tolist()
+        oks += mat.ravel().tolist()
+        candidates += cand.tolist()
+        n_dt, n_gt = n_dt + D, n_gt + G
+    got = splits.assign_predictions_grouped(
+        np.array(oks), np.array(pair_dt, int), np.array(pair_gt, int), n_dt,
+        np.array(candidates, bool), np.array(carried, int))
+    np.testing.assert_array_equal(got, expected)
+    assert (got >= 0).sum() > 20 and (got == -1).sum() > 5
+    with pytest.raises(ValueError, match='contiguous'):
+        splits.assign_predictions_grouped(
+            np.ones(2), np.array([1, 0]), np.array([0, 0]), 2,
+            np.ones(1, bool))

@@ -174,14 +174,17 @@ def annotation_levels(anns: Sequence[dict],
         num_keypoints = max((len(a.get('keypoints') or ()) // 3
                              for a in anns), default=0)
     kpts = np.zeros((len(anns), num_keypoints, 3))
-    for i, a in enumerate(anns):
-        if a.get('keypoints'):
-            if len(a['keypoints']) != 3 * num_keypoints:
-                raise ValueError(
-                    f'annotation {a.get("id")} has {len(a["keypoints"])} '
-                    f'keypoint values, expected 3 * {num_keypoints}: pass '
-                    'the dataset\'s number of keypoints')
-            kpts[i] = np.reshape(a['keypoints'], (num_keypoints, 3))
+    labelled = [i for i, a in enumerate(anns) if a.get('keypoints')]
+    for i in labelled:
+        if len(anns[i]['keypoints']) != 3 * num_keypoints:
+            raise ValueError(
+                f'annotation {anns[i].get("id")} has '
+                f'{len(anns[i]["keypoints"])} keypoint values, expected '
+                f'3 * {num_keypoints}: pass the dataset\'s number of '
+                'keypoints')
+    if labelled:
+        kpts[labelled] = np.array([anns[i]['keypoints'] for i in labelled],
+                                  np.float64).reshape(-1, num_keypoints, 3)
     bboxes = np.array([a['bbox'] for a in anns],
                       dtype=np.float64).reshape(-1, 4)
     iscrowd = np.array([a.get('iscrowd', 0) for a in anns], dtype=bool)
@@ -264,6 +267,59 @@ def assign_predictions(oks: np.ndarray, candidates: np.ndarray,
     assigned = np.where(has, best, -1)
     if carried is not None:
         carried = np.asarray(carried, dtype=np.int64)
+        known = carried >= 0
+        ok = np.zeros_like(known)
+        ok[known] = candidates[carried[known]]
+        assigned = np.where(known, np.where(ok, carried, -1), assigned)
+    return assigned
+
+
+def assign_predictions_grouped(oks: np.ndarray, pair_dt: np.ndarray,
+                               pair_gt: np.ndarray, num_dt: int,
+                               candidates: np.ndarray,
+                               carried: np.ndarray | None = None
+                               ) -> np.ndarray:
+    """:func:`assign_predictions` for the predictions of many images at once.
+
+    The OKS matrix of each image is given as pairs: every (prediction,
+    ground truth) of the same image, the pairs of one prediction contiguous
+    and in the ground truths' column order. Each prediction gets the result
+    :func:`assign_predictions` gives it on its image's matrix.
+
+    Args:
+        oks (np.ndarray): OKS of each pair, shape (P,).
+        pair_dt (np.ndarray): prediction index of each pair, shape (P,).
+        pair_gt (np.ndarray): ground-truth index of each pair, shape (P,).
+        num_dt (int): D, the number of predictions (some may have no pair:
+            their image has no ground truth).
+        candidates (np.ndarray): bool, ground truths that may be assigned,
+            shape (G,).
+        carried (np.ndarray, optional): index of the ground truth each
+            prediction was made for if it is one of its image's, else -1,
+            shape (D,).
+
+    Returns:
+        np.ndarray: index of the assigned ground truth or -1, shape (D,).
+    """
+    oks = np.asarray(oks, np.float64)
+    pair_dt = np.asarray(pair_dt, np.int64)
+    pair_gt = np.asarray(pair_gt, np.int64)
+    candidates = np.asarray(candidates, bool)
+    assigned = np.full(num_dt, -1, np.int64)
+    if len(oks):
+        if (np.diff(pair_dt) < 0).any():
+            raise ValueError('the pairs of each prediction must be '
+                             'contiguous, in increasing prediction order')
+        masked = np.where(candidates[pair_gt], oks, 0.0)
+        starts = np.flatnonzero(np.r_[True, pair_dt[1:] != pair_dt[:-1]])
+        best = np.maximum.reduceat(masked, starts)
+        owner = pair_dt[starts]
+        at_best = (masked == np.repeat(best, np.diff(np.r_[starts, len(oks)])))
+        first = np.minimum.reduceat(
+            np.where(at_best, np.arange(len(oks)), len(oks)), starts)
+        assigned[owner] = np.where(best > 0, pair_gt[first], -1)
+    if carried is not None:
+        carried = np.asarray(carried, np.int64)
         known = carried >= 0
         ok = np.zeros_like(known)
         ok[known] = candidates[carried[known]]

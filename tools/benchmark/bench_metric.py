@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gc
 import io
 import json
 import os
 import os.path as osp
+import statistics
 import sys
 import tempfile
 import time
@@ -107,14 +109,32 @@ def predictions(coco_json: dict, detected: bool, seed: int = 1) -> list:
 
 def time_metric(metric, samples: list, meta: dict, batch: int = 64) -> tuple:
     """CPU seconds of this process and wall seconds of ``process`` over all
-    batches + ``evaluate``; the metrics."""
+    batches + ``evaluate``, and the metrics; every run starts from a
+    collected heap."""
     metric.dataset_meta = meta
+    gc.collect()
     cpu, wall = time.process_time(), time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         for i in range(0, len(samples), batch):
             metric.process([], samples[i:i + batch])
         out = metric.evaluate(len(samples))
-    return (time.process_time() - cpu, time.perf_counter() - wall), out
+    return time.process_time() - cpu, time.perf_counter() - wall, out
+
+
+def gc_not_paused(metric):
+    """The metric with its garbage-collector pause disabled (the collector
+    runs as the process has it), to measure what the pause is worth."""
+    from mmipr.evaluation.metrics import difficulty_split_coco_metric as dscm
+    compute = metric.compute_metrics
+
+    def compute_metrics(results):
+        paused_gc, dscm.paused_gc = dscm.paused_gc, contextlib.nullcontext
+        try:
+            return compute(results)
+        finally:
+            dscm.paused_gc = paused_gc
+    metric.compute_metrics = compute_metrics
+    return metric
 
 
 #: stages of the split metric's time: (label, owner, method name)
@@ -123,31 +143,40 @@ STAGES = (
     ('oks_nms (MMPose, per image)', 'coco_metric', 'oks_nms'),
     ('results2json', 'metric', 'results2json'),
     ('ground-truth COCO for faster-coco-eval', 'metric', '_faster_gt'),
-    ('full evaluation: OKS (faster-coco-eval, Python)', 'cocoeval',
-     'computeOks'),
+    ('full evaluation: flat arrays and all OKS (pair_oks)', 'flat',
+     '__init__'),
     ('full evaluation: loadRes, C++ matching, accumulate', 'metric',
      '_do_python_keypoint_eval'),
-    ('13 splits: per-image subsets and assignment', 'metric',
+    ('13 splits: assignment and subsets (flat arrays)', 'metric',
      '_faster_split_rows'),
-    ('13 splits: faster-coco-eval evaluate', 'metric', '_faster_accumulate'),
+    ('13 splits: faster-coco-eval evaluate + accumulate (one run)',
+     'splits_eval', 'evaluate'),
+    ('', 'splits_eval', 'accumulate'),
     ('EPE / A(s) pairing and report', 'metric', '_add_pair_stats'),
 )
+#: (stage, the stages it contains): made exclusive in the table
+NESTED = ((5, (3, 4)), (6, (7, 8)))
 
 
 @contextlib.contextmanager
 def stage_timer(totals: dict):
-    """Add the CPU seconds spent in each of :data:`STAGES` to ``totals``."""
+    """Add the CPU seconds spent in each of :data:`STAGES` to ``totals``
+    (stages with an empty label add to the one before)."""
     import mmpose.evaluation.metrics.coco_metric as coco_metric
-    from faster_coco_eval.core.cocoeval import COCOeval
 
     from mmipr.evaluation import DifficultySplitCocoMetric
+    from mmipr.evaluation.metrics import difficulty_split_coco_metric as dscm
     owners = {'metric': DifficultySplitCocoMetric,
-              'coco_metric': coco_metric, 'cocoeval': COCOeval}
+              'coco_metric': coco_metric, 'flat': dscm._FlatEvaluation,
+              'splits_eval': dscm._SplitsEval}
     saved = []
-    for label, owner, name in STAGES:
+    label = None
+    for stage, owner, name in STAGES:
+        label = stage or label
         obj = owners[owner]
         f = getattr(obj, name)
-        saved.append((obj, name, obj.__dict__[name]))
+        # inherited methods are shadowed on the class, then removed
+        saved.append((obj, name, vars(obj).get(name)))
 
         def timed(*args, _f=f, _label=label, **kwargs):
             t = time.process_time()
@@ -161,7 +190,10 @@ def stage_timer(totals: dict):
         yield totals
     finally:
         for obj, name, f in saved:
-            setattr(obj, name, f)
+            if f is None:
+                delattr(obj, name)
+            else:
+                setattr(obj, name, f)
 
 
 def main() -> None:
@@ -171,6 +203,8 @@ def main() -> None:
                         'as many)')
     parser.add_argument('--modes', nargs='+', default=['gt', 'det'],
                         choices=['gt', 'det'])
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='alternating rounds of all runs (medians)')
     parser.add_argument('--no-write', action='store_true',
                         help='do not update docs/benchmarks.md')
     args = parser.parse_args()
@@ -193,56 +227,85 @@ def main() -> None:
             json.dump(coco_json, f)
         for mode in args.modes:
             samples = predictions(coco_json, detected=mode == 'det')
-            t_ref, ref = time_metric(CocoMetric(ann_file=ann_file), samples,
-                                     meta)
-            timed = {}
-            for engine in ('faster-coco-eval', 'xtcocotools'):
-                metric = DifficultySplitCocoMetric(ann_file=ann_file,
-                                                   eval_engine=engine)
-                timed[engine] = time_metric(metric, samples, meta)
+            runs = {
+                'CocoMetric': lambda: CocoMetric(ann_file=ann_file),
+                'faster-coco-eval': lambda: DifficultySplitCocoMetric(
+                    ann_file=ann_file, eval_engine='faster-coco-eval'),
+                'faster-coco-eval, GC not paused': lambda: gc_not_paused(
+                    DifficultySplitCocoMetric(
+                        ann_file=ann_file, eval_engine='faster-coco-eval')),
+                'xtcocotools': lambda: DifficultySplitCocoMetric(
+                    ann_file=ann_file, eval_engine='xtcocotools'),
+            }
+            times = {name: [] for name in runs}
+            ratios = {name: [] for name in runs}
+            for r in range(args.rounds):
+                names = list(runs)
+                names = names[r % len(names):] + names[:r % len(names)]
+                outs = {}
+                for name in names:
+                    times[name].append(time_metric(runs[name](), samples,
+                                                   meta))
+                    outs[name] = times[name][-1][2]
+                for name in runs:
+                    ratios[name].append(times[name][-1][0]
+                                        / times['CocoMetric'][-1][0])
+                ref = outs['CocoMetric']
+                for name, out in outs.items():
+                    assert all(abs(out[k] - v) <= 1e-9
+                               for k, v in ref.items()), name
+                    assert all(abs(outs['xtcocotools'][k] - v) <= 1e-9
+                               for k, v in out.items()), name
             with stage_timer({}) as stages:
-                t_prof, _ = time_metric(DifficultySplitCocoMetric(
+                t_prof = time_metric(DifficultySplitCocoMetric(
                     ann_file=ann_file), samples, meta)
             # exclusive times: the full evaluation contains the ground-truth
-            # COCO and the OKS, the splits' stage their evaluations
-            stages[STAGES[5][0]] -= (stages.get(STAGES[3][0], 0.0)
-                                     + stages.get(STAGES[4][0], 0.0))
-            stages[STAGES[6][0]] -= stages.get(STAGES[7][0], 0.0)
+            # COCO and the OKS, the splits' stage their evaluation
+            for outer, inner in NESTED:
+                stages[STAGES[outer][0]] -= sum(
+                    stages.get(STAGES[i][0], 0.0) for i in inner)
             profiles[mode] = (t_prof[0], stages)
-            (t_fast, fast), (t_xt, xt) = timed['faster-coco-eval'], timed[
-                'xtcocotools']
-            for out in (fast, xt):
-                assert all(abs(out[k] - v) <= 1e-9 for k, v in ref.items())
-            assert all(abs(fast[k] - v) <= 1e-9 for k, v in xt.items())
-            rows.append((mode, len(samples), t_ref, t_fast, t_xt,
-                         fast['coco/AP'], fast['coco/hard/AP'],
-                         fast['coco/easy/AP']))
-            print(f'{mode}: {len(samples)} predictions, CPU s CocoMetric '
-                  f'{t_ref[0]:.2f}, split metric faster-coco-eval '
-                  f'{t_fast[0]:.2f} ({t_fast[0] / t_ref[0]:.2f}x), '
-                  f'xtcocotools {t_xt[0]:.2f} ({t_xt[0] / t_ref[0]:.2f}x)')
+            med = {name: (statistics.median(t[0] for t in ts),
+                          statistics.median(ratios[name]),
+                          statistics.median(t[1] / c[1] for t, c in zip(
+                              ts, times['CocoMetric'])))
+                   for name, ts in times.items()}
+            fast = outs['faster-coco-eval']
+            rows.append((mode, len(samples), med, fast['coco/AP'],
+                         fast['coco/hard/AP'], fast['coco/easy/AP']))
+            print(f'{mode}: {len(samples)} predictions, median CPU s ' + ', '.join(
+                f'{name} {cpu:.2f} ({ratio:.2f}x)'
+                for name, (cpu, ratio, _) in med.items()))
     load = os.getloadavg()[0]
     md = ['## DifficultySplitCocoMetric vs CocoMetric', '',
           (f'Random COCO-format keypoint set: {args.num_instances} ground-truth '
            f'instances, {len(coco_json["images"])} images (pure JSON). Time of '
            '`process` (batches of 64) + `evaluate`, all metrics on the same '
-           'predictions in one run; the split metric evaluates all '
-           '13 splits (AP/AR/EPE), with each evaluation engine '
-           '(`eval_engine`). Every key of the split metric equals '
-           "CocoMetric's within 1e-9 with both engines, and the two engines' "
-           'split keys agree within 1e-9. CPU time of the process (robust to '
-           'other load on a shared machine) and wall time. Target: '
-           'faster-coco-eval ratio <= 0.5. 1-minute load average at the end: '
-           f'{load:.1f} on {os.cpu_count()} cores.'),
+           'predictions; the split metric evaluates all 13 splits '
+           '(AP/AR/EPE), with each evaluation engine (`eval_engine`), and '
+           'once more with faster-coco-eval and its pause of the garbage '
+           'collector disabled. Every key of the split metric equals '
+           "CocoMetric's within 1e-9 in every run, and its split keys equal "
+           "the xtcocotools engine's within 1e-9. CPU time of the process "
+           '(robust to other load on a shared machine); each run starts from '
+           f'a collected heap; {args.rounds} rounds, the order of the runs '
+           'rotating; medians of the times and of the per-round ratios to '
+           'CocoMetric. Target: faster-coco-eval ratio <= 0.5. 1-minute load '
+           f'average at the end: {load:.1f} on {os.cpu_count()} cores.'),
           '',
           ('| boxes | predictions | CocoMetric CPU s | split, faster-coco-eval '
-           'CPU s | ratio (CPU) | ratio (wall) | split, xtcocotools CPU s | '
-           'ratio (CPU) | AP | hard/AP | easy/AP |'),
-          '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
-    for mode, n, a, b, c, ap, hard, easy in rows:
+           'CPU s | ratio (CPU) | ratio (wall) | same, GC not paused: ratio '
+           '(CPU) | split, xtcocotools CPU s | ratio (CPU) | AP | hard/AP | '
+           'easy/AP |'),
+          '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- '
+          '| --- |']
+    for mode, n, med, ap, hard, easy in rows:
+        fast, slow = med['faster-coco-eval'], med['xtcocotools']
         md.append(f'| {"ground truth" if mode == "gt" else "detected"} | '
-                  f'{n} | {a[0]:.2f} | {b[0]:.2f} | {b[0] / a[0]:.2f} | '
-                  f'{b[1] / a[1]:.2f} | {c[0]:.2f} | {c[0] / a[0]:.2f} | '
+                  f'{n} | {med["CocoMetric"][0]:.2f} | {fast[0]:.2f} | '
+                  f'**{fast[1]:.2f}** | {fast[2]:.2f} | '
+                  f'{med["faster-coco-eval, GC not paused"][1]:.2f} | '
+                  f'{slow[0]:.2f} | {slow[1]:.2f} | '
                   f'{ap:.3f} | {hard:.3f} | {easy:.3f} |')
     md += ['', ('Where the split metric\'s time goes (faster-coco-eval, CPU s '
                 'per stage, exclusive, one more timed run):'), '',
@@ -250,6 +313,8 @@ def main() -> None:
                'ground truth' if m == 'gt' else 'detected' for m in profiles)
            + ' |', '| --- |' + ' --- |' * len(profiles)]
     for label, _, _ in STAGES:
+        if not label:
+            continue
         md.append(f'| {label} | ' + ' | '.join(
             f'{st.get(label, 0.0):.2f}' for _, st in profiles.values())
             + ' |')
@@ -260,7 +325,8 @@ def main() -> None:
         f'{total:.2f}' for total, _ in profiles.values()) + ' |')
     outside = (STAGES[0][0], STAGES[1][0], STAGES[2][0])
     md.append('')
-    for (mode, _, ref_t, *_), (total, st) in zip(rows, profiles.values()):
+    for (mode, _, med, *_), (total, st) in zip(rows, profiles.values()):
+        ref_t = med['CocoMetric']
         rest = total - sum(st.values())
         out = sum(st.get(k, 0.0) for k in outside) + rest
         md.append(
@@ -269,8 +335,9 @@ def main() -> None:
             f'other) take {out:.2f} s, {out / ref_t[0]:.2f}x CocoMetric\'s '
             f'time; the 0.5x target leaves {0.5 * ref_t[0] - out:.2f} s for '
             f'the full evaluation and the 13 splits, which take '
-            f'{total - out:.2f} s (of which faster-coco-eval\'s own Python '
-            f'OKS {st.get(STAGES[4][0], 0.0):.2f} s).')
+            f'{total - out:.2f} s (of which the C++ evaluation of the 13 '
+            f'splits {st.get(STAGES[7][0], 0.0):.2f} s).')
+    print('\n'.join(md))
     if not args.no_write:
         write_section('metric', '\n'.join(md))
 

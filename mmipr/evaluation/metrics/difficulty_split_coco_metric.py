@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import gc
 import io
 import json
 import logging
@@ -29,7 +30,14 @@ except ImportError:  # pragma: no cover - it is an install requirement
 from mmipr.heatmap.stats import activation_sum
 from mmipr.heatmap.stats import normalize_heatmaps as normalize_with
 
-from ..splits import SPLIT_NAMES, annotation_levels, assign_predictions, split_masks
+from ..oks import pair_oks
+from ..splits import (
+    SPLIT_NAMES,
+    annotation_levels,
+    assign_predictions,
+    assign_predictions_grouped,
+    split_masks,
+)
 
 _NORMALIZATIONS = ('auto', 'softmax', 'sum', 'none')
 _PAIRINGS = ('auto', 'ann_id', 'oks')
@@ -40,47 +48,184 @@ _ENGINES = ('auto', 'faster-coco-eval', 'xtcocotools')
 _FAR = -1e7
 
 
+@contextlib.contextmanager
+def paused_gc():
+    """Pause CPython's cyclic garbage collector, then restore its state.
+
+    COCO evaluation allocates millions of small, acyclic containers
+    (annotation dicts, keypoint lists); each allocation burst triggers a
+    collection that traverses every live object of the process (the
+    dataset's annotations and samples). Reference counting still frees all
+    of them; only cycles wait for the next collection. Measured in
+    ``tools/benchmark/bench_metric.py``.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _silent(*args, **kwargs) -> None:
     """A ``print_function`` that prints nothing."""
 
 
 if COCOeval_faster is not None:
 
-    class _SubsetEval(COCOeval_faster):
-        """faster-coco-eval's ``evaluate`` (C++ matching and accumulation)
-        over given per-image ground truths, predictions and their OKS, as if
-        both files had been filtered to them.
+    class _GivenOksEval(COCOeval_faster):
+        """faster-coco-eval's COCOeval (C++ matching and accumulation) that
+        reads the OKS of each (image, category) from ``given_oks`` instead
+        of computing it with its per-image Python ``computeOks``."""
 
-        Args:
-            params: the full evaluation's params with the split's ``imgIds``
-                (and, for speed, only the area range 'all').
-            gts (dict): (img, cat) -> ground-truth dicts (prepared by the
-                full evaluation: ``ignore`` set).
-            dts (dict): (img, cat) -> prediction dicts in score order.
-            ious (dict): (img, cat) -> OKS of the top ``maxDets``
-                predictions x ground truths, for every non-empty pair.
-        """
-
-        def __init__(self, params, gts: dict, dts: dict, ious: dict) -> None:
-            super().__init__(iouType=params.iouType, print_function=_silent,
-                             kpt_oks_sigmas=params.kpt_oks_sigmas)
-            self.params = params
-            self._subset = (gts, dts, ious)
-
-        def _prepare(self) -> None:
-            gts, dts, ious = self._subset
-            self.gt_dataset.clean()
-            self.dt_dataset.clean()
-            for (img, cat), anns in gts.items():
-                for ann in anns:
-                    self.gt_dataset.append_ref(img, cat, ann)
-            for (img, cat), anns in dts.items():
-                for ann in anns:
-                    self.dt_dataset.append_ref(img, cat, ann)
-            self._nonempty_iou_pairs = set(ious)
+        given_oks: dict = {}
 
         def computeOks(self, imgId: int, catId: int):  # noqa: N802
-            return self._subset[2][imgId, catId]
+            return self.given_oks[imgId, catId]
+
+    class _FullEval(_GivenOksEval):
+        """The full evaluation. After faster-coco-eval's own ``_prepare``,
+        every OKS of the evaluation comes from one :func:`pair_oks` call and
+        the evaluation is kept flat (``self.flat``) for the splits."""
+
+        def _prepare(self) -> None:
+            super()._prepare()
+            self.flat = _FlatEvaluation(self)
+            self.given_oks = self.flat.oks_blocks(self.params.maxDets[-1])
+
+    class _SplitsEval(_GivenOksEval):
+        """All splits in one evaluation: split s of the c-th category is
+        category ``s * C + c``, so that ``accumulate`` gives each split its
+        own rows, as if the files had been filtered to it.
+
+        Fill ``gt_dataset`` and ``dt_dataset`` (``append_ref``, the
+        predictions of each (image, category) in score order) and
+        ``given_oks`` before ``evaluate``.
+
+        Args:
+            params: the full evaluation's params; ``catIds`` and ``imgIds``
+                are replaced, the area range reduced to 'all'.
+            num_categories (int): S * C.
+            img_ids (list): the images of the full evaluation.
+        """
+
+        def __init__(self, params, num_categories: int,
+                     img_ids: list) -> None:
+            super().__init__(iouType=params.iouType, print_function=_silent,
+                             kpt_oks_sigmas=params.kpt_oks_sigmas)
+            p = copy.copy(params)
+            p.areaRng, p.areaRngLbl = p.areaRng[:1], p.areaRngLbl[:1]
+            p.catIds, p.useCats = list(range(num_categories)), 1
+            p.imgIds = img_ids
+            self.params = p
+            self.given_oks = {}
+
+        def _prepare(self) -> None:
+            self._nonempty_iou_pairs = set(self.given_oks)
+
+
+class _FlatEvaluation:
+    """A faster-coco-eval evaluation's ground truths, predictions and OKS as
+    flat arrays over its (image, category) groups.
+
+    Attributes:
+        keys (list): (image id, category id) of the n groups with a ground
+            truth or a prediction, in COCOeval's image-major order.
+        gts (list): ground-truth dicts, group by group (COCOeval's order).
+        dts (list): prediction dicts, group by group, each group in
+            COCOeval's score order (stable).
+        g_group, d_group (np.ndarray): group of each, shapes (G,), (D,).
+        g_start, d_start (np.ndarray): first index of each group, (n + 1,).
+        pair_dt, pair_gt (np.ndarray): every (prediction, ground truth) of
+            the same group, prediction-major, shape (P,).
+        pair_group (np.ndarray): group of each pair, shape (P,).
+        oks (np.ndarray): their OKS (:func:`pair_oks`), shape (P,).
+    """
+
+    def __init__(self, coco_eval) -> None:
+        p = coco_eval.params
+        K = len(p.kpt_oks_sigmas)
+        cat_ids = p.catIds if p.useCats else [-1]
+        self.keys, gts, dts, g_count, d_count = [], [], [], [], []
+        for img in p.imgIds:
+            for cat in cat_ids:
+                g = coco_eval.gt_dataset.get(img, cat)
+                d = coco_eval.dt_dataset.get(img, cat)
+                if g or d:
+                    self.keys.append((img, cat))
+                    gts += g
+                    dts += d
+                    g_count.append(len(g))
+                    d_count.append(len(d))
+        n = len(self.keys)
+        g_count, d_count = np.array(g_count, int), np.array(d_count, int)
+        self.g_start = np.r_[0, np.cumsum(g_count)]
+        self.d_start = np.r_[0, np.cumsum(d_count)]
+        self.g_group = np.repeat(np.arange(n), g_count)
+        self.d_group = np.repeat(np.arange(n), d_count)
+        # COCOeval's order: by descending score within each group, stable
+        scores = np.array([d['score'] for d in dts], np.float64)
+        order = np.lexsort((-scores, self.d_group))
+        self.gts, self.dts = gts, [dts[i] for i in order]
+
+        pair_count = g_count * d_count
+        self.pair_group = np.repeat(np.arange(n), pair_count)
+        offset = np.arange(pair_count.sum()) - np.repeat(
+            np.cumsum(pair_count) - pair_count, pair_count)
+        per_row = g_count[self.pair_group]
+        self.pair_dt = self.d_start[self.pair_group] + offset // np.maximum(
+            per_row, 1)
+        self.pair_gt = self.g_start[self.pair_group] + offset % np.maximum(
+            per_row, 1)
+        self._g_count, self._d_count = g_count, d_count
+
+        gt_kpts = np.array([g.get('keypoints') or [0.0] * (3 * K)
+                            for g in gts], np.float64).reshape(-1, K, 3)
+        gt_boxes = np.array([g['bbox'] for g in gts],
+                            np.float64).reshape(-1, 4)
+        gt_areas = np.array([g['area'] for g in gts], np.float64)
+        dt_kpts = np.array([d['keypoints'] for d in self.dts],
+                           np.float64).reshape(-1, K, 3)
+        self.oks = pair_oks(dt_kpts[self.pair_dt, :, :2],
+                            gt_kpts[self.pair_gt], gt_boxes[self.pair_gt],
+                            gt_areas[self.pair_gt], p.kpt_oks_sigmas)
+
+    def oks_blocks(self, maxdet: int) -> dict:
+        """(image id, category id) -> OKS of its top ``maxdet`` predictions x
+        ground truths (COCOeval's ``ious``), for the groups with both.
+
+        Args:
+            maxdet (int): COCOeval's ``maxDets[-1]``.
+
+        Returns:
+            dict: key -> nested list, shape (min(D, maxdet), G).
+        """
+        blocks = _row_blocks(self.oks, self._d_count, self._g_count)
+        return {self.keys[i]: rows[:maxdet] for i, rows in blocks}
+
+
+def _row_blocks(values: np.ndarray, rows: np.ndarray,
+                cols: np.ndarray) -> list:
+    """Cut consecutive row-major blocks out of ``values`` as nested lists
+    (faster-coco-eval converts lists fastest).
+
+    Args:
+        values (np.ndarray): the blocks' values, one after the other,
+            shape (sum(rows * cols),).
+        rows, cols (np.ndarray): shape of each block, shape (n,).
+
+    Returns:
+        list: (block index, rows x cols nested list) of the non-empty
+        blocks.
+    """
+    flat = values.tolist()
+    out, pos = [], 0
+    for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist())):
+        if r and c:
+            out.append((i, [flat[j:j + c] for j in range(pos, pos + r * c, c)]))
+        pos += r * c
+    return out
 
 
 def normalize_heatmaps(heatmaps: torch.Tensor, mode: str = 'auto',
@@ -144,16 +289,26 @@ def image_to_heatmap(keypoints: np.ndarray, input_center: np.ndarray,
 
 
 def _summary(coco_eval: COCOeval, ap: bool, iou_thr: float | None = None,
-             area: int = 0) -> float:
+             area: int = 0, cats: slice = slice(None)) -> float:
     """COCO's summary number (``COCOeval.summarize`` semantics) of one area
-    range index at the largest maxDets; -1 when undefined."""
+    range index at the largest maxDets over some categories; -1 when
+    undefined."""
     p = coco_eval.params
     s = coco_eval.eval['precision' if ap else 'recall']
     if iou_thr is not None:
         s = s[np.where(np.isclose(p.iouThrs, iou_thr))[0]]
-    s = s[..., area, -1]
+    s = s[..., cats, area, -1]
     s = s[s > -1]
     return float(s.mean()) if s.size else -1.0
+
+
+def _split_summary(coco_eval: COCOeval,
+                   cats: slice = slice(None)) -> dict[str, float]:
+    """A split's AP, AP .5, AP .75 and AR (area 'all', index 0)."""
+    return {'AP': _summary(coco_eval, True, cats=cats),
+            'AP .5': _summary(coco_eval, True, .5, cats=cats),
+            'AP .75': _summary(coco_eval, True, .75, cats=cats),
+            'AR': _summary(coco_eval, False, cats=cats)}
 
 
 @METRICS.register_module()
@@ -407,7 +562,7 @@ class DifficultySplitCocoMetric(CocoMetric):
             results, self._dt_results = self._dt_results, None
             with contextlib.redirect_stdout(io.StringIO()):
                 coco_det = coco_gt.loadRes(results)
-            coco_eval = COCOeval_faster(
+            coco_eval = _FullEval(
                 coco_gt, coco_det, self.iou_type,
                 kpt_oks_sigmas=self.dataset_meta['sigmas'],
                 use_area=self.use_area, print_function=_silent)
@@ -462,13 +617,13 @@ class DifficultySplitCocoMetric(CocoMetric):
                     f'{len(unknown)} predicted image ids are not in the '
                     f'annotation file (e.g. {unknown[:5]}): ann_file must be '
                     'the annotation file of the evaluated dataset.')
-        self._mark_nonfinite([p for p, _ in results])
-        self._coco_eval = None
-        metrics = super().compute_metrics(results)
-        if self._coco_eval is None:  # format_only
-            return metrics
-        metrics.update(self._split_metrics([p for p, _ in results]))
-        self._coco_eval = None
+        with paused_gc():
+            self._mark_nonfinite([p for p, _ in results])
+            self._coco_eval = None
+            metrics = super().compute_metrics(results)
+            if self._coco_eval is not None:  # else format_only
+                metrics.update(self._split_metrics([p for p, _ in results]))
+            self._coco_eval = None
         return metrics
 
     @staticmethod
@@ -483,19 +638,21 @@ class DifficultySplitCocoMetric(CocoMetric):
         Returns:
             int: the number of such instances.
         """
-        count = 0
-        for pred in preds:
-            if 'nonfinite' in pred:  # evaluated before: already moved
-                count += int(np.sum(pred['nonfinite']))
-                continue
-            kpts = np.asarray(pred['keypoints'])
-            bad = ~np.isfinite(kpts).all(tuple(range(1, kpts.ndim)))
-            if bad.any():
-                kpts = kpts.copy()
-                kpts[bad] = _FAR
-                pred['keypoints'] = kpts
-                pred['nonfinite'] = bad
-                count += int(bad.sum())
+        count = sum(int(np.sum(pred['nonfinite'])) for pred in preds
+                    if 'nonfinite' in pred)  # evaluated before: moved
+        todo = [pred for pred in preds if 'nonfinite' not in pred]
+        kpts = [np.asarray(pred['keypoints']) for pred in todo]
+        # one check of every coordinate; instance by instance only if it fails
+        if kpts and not np.isfinite(
+                np.concatenate([k.ravel() for k in kpts])).all():
+            for pred, k in zip(todo, kpts):
+                bad = ~np.isfinite(k).all(tuple(range(1, k.ndim)))
+                if bad.any():
+                    k = k.copy()
+                    k[bad] = _FAR
+                    pred['keypoints'] = k
+                    pred['nonfinite'] = bad
+                    count += int(bad.sum())
         if count:
             print_log(
                 f'DifficultySplitCocoMetric: {count} predicted instance(s) '
@@ -663,9 +820,11 @@ class DifficultySplitCocoMetric(CocoMetric):
 
         Per image, each split keeps a subset of the ground truths (its own
         and COCO's ignored ones) and of the predictions (those assigned to
-        its ground truths, and the unassigned); one ``_SubsetEval`` per split
-        runs faster-coco-eval's ``evaluate`` on these subsets with the OKS of
-        the single full evaluation (sliced, never recomputed).
+        its ground truths, and the unassigned). One ``_SplitsEval`` runs
+        faster-coco-eval's ``evaluate`` on all splits' subsets at once (a
+        category per split), with the OKS of the full evaluation (sliced,
+        never recomputed). Everything but that evaluation is done on the
+        flat arrays of the whole evaluation, never image by image.
 
         Args:
             member (np.ndarray): bool, ground truth x split, shape (N, S).
@@ -678,81 +837,59 @@ class DifficultySplitCocoMetric(CocoMetric):
             AP .75 and AR.
         """
         E = self._coco_eval
+        flat = E.flat
         p = E.params
         S = len(SPLIT_NAMES)
         maxdet = p.maxDets[-1]
-        subsets = [({}, {}, {}) for _ in range(S)]  # gts, dts, ious
+        gt_member = member[[row_of[g['id']] for g in flat.gts]].reshape(-1, S)
+        index_of = {g['id']: i for i, g in enumerate(flat.gts)}
+        carried = np.array([index_of.get(dt_ann.get(d['id']), -1)
+                            for d in flat.dts], np.int64)
+        # a carried ground truth of another image is not known there
+        same = carried >= 0
+        same[same] = flat.g_group[carried[same]] == flat.d_group[same]
+        carried = np.where(same, carried, -1)
+        assigned = assign_predictions_grouped(
+            flat.oks, flat.pair_dt, flat.pair_gt, len(flat.dts),
+            gt_member.any(1), carried)
+        ignored = np.array([bool(g['ignore']) for g in flat.gts], bool)
+        g_keep = gt_member | ignored[:, None]  # (G, S)
+        # unassigned (-1) picks the appended all-True row
+        d_keep = np.vstack([gt_member, np.ones((1, S), bool)])[assigned]
+        # rank of each kept prediction among its group's kept ones: COCOeval
+        # keeps the top maxDets rows of the OKS
+        kept_before = np.cumsum(d_keep, 0) - d_keep
+        rank = kept_before - kept_before[flat.d_start[flat.d_group]]
+        d_top = d_keep & (rank < maxdet)
+        pair_keep = d_top[flat.pair_dt] & g_keep[flat.pair_gt]  # (P, S)
+
         cat_ids = p.catIds if p.useCats else [-1]
-        for img in p.imgIds:
-            for cat in cat_ids:
-                key = (img, cat)
-                g_list = E.gt_dataset.get(img, cat)
-                d_list = E.dt_dataset.get(img, cat)
-                if not g_list and not d_list:
-                    continue
-                d_sorted, oks, _, g_keep, d_keep = self._image_split_masks(
-                    key, g_list, d_list, 'score', member, row_of, dt_ann)
-                self._add_subsets(subsets, key, g_list, d_sorted, oks,
-                                  g_keep, d_keep, maxdet)
-        return [self._faster_accumulate(*sub) for sub in subsets]
-
-    @staticmethod
-    def _add_subsets(subsets: list, key: tuple, g_list: list, d_sorted: list,
-                     oks: np.ndarray, g_keep: np.ndarray, d_keep: np.ndarray,
-                     maxdet: int) -> None:
-        """Add one image's kept ground truths, predictions and OKS to each
-        split's subsets; splits with the same subset share it.
-
-        Args:
-            subsets (list): per split, (gts, dts, ious) dicts keyed by
-                (img, cat).
-            key (tuple): (img, cat).
-            g_list (list): the image's ground truths.
-            d_sorted (list): its predictions in score order.
-            oks (np.ndarray): OKS, predictions x ground truths.
-            g_keep (np.ndarray): bool, split x ground truth.
-            d_keep (np.ndarray): bool, split x prediction.
-            maxdet (int): COCOeval's ``maxDets[-1]``.
-        """
-        oks_rows = oks.tolist()  # faster-coco-eval converts lists fastest
-        g_rows, d_rows = g_keep.tolist(), d_keep.tolist()
-        memo = {}
-        for s, (gk, dk) in enumerate(zip(g_rows, d_rows)):
-            if not (any(gk) or any(dk)):
-                continue
-            sig = (tuple(gk), tuple(dk))
-            sub = memo.get(sig)
-            if sub is None:
-                if all(gk) and all(dk):
-                    sub = (g_list, d_sorted, oks_rows[:maxdet])
-                else:
-                    gi = [j for j, k in enumerate(gk) if k]
-                    di = [i for i, k in enumerate(dk) if k]
-                    sub = ([g_list[j] for j in gi], [d_sorted[i] for i in di],
-                           [[oks_rows[i][j] for j in gi]
-                            for i in di[:maxdet]])
-                if not (sub[0] and sub[1]):
-                    sub = (sub[0], sub[1], None)
-                memo[sig] = sub
-            gts, dts, ious = subsets[s]
-            gts[key], dts[key] = sub[0], sub[1]
-            if sub[2] is not None:
-                ious[key] = sub[2]
-
-    def _faster_accumulate(self, gts: dict, dts: dict,
-                           ious: dict) -> dict[str, float]:
-        """faster-coco-eval's evaluation of one split's subsets and COCO's
-        summary numbers (area 'all')."""
-        p = copy.copy(self._coco_eval.params)
-        p.areaRng, p.areaRngLbl = p.areaRng[:1], p.areaRngLbl[:1]
-        p.imgIds = sorted({k[0] for k in gts} | {k[0] for k in dts})
-        if not p.imgIds:
-            return {'AP': -1.0, 'AP .5': -1.0, 'AP .75': -1.0, 'AR': -1.0}
-        E = _SubsetEval(p, gts, dts, ious)
-        E.evaluate()
-        E.accumulate()
-        return {'AP': _summary(E, True), 'AP .5': _summary(E, True, .5),
-                'AP .75': _summary(E, True, .75), 'AR': _summary(E, False)}
+        C = len(cat_ids)
+        group_img = [int(img) for img, _ in flat.keys]
+        group_cat = np.array([cat_ids.index(cat) for _, cat in flat.keys],
+                             np.int64)
+        n = len(flat.keys)
+        if not n:
+            return [dict.fromkeys(('AP', 'AP .5', 'AP .75', 'AR'), -1.0)
+                    for _ in range(S)]
+        E_splits = _SplitsEval(p, S * C, sorted(set(group_img)))
+        for s in range(S):
+            code = (group_cat + s * C).tolist()  # the split's category
+            for items, keep, group, dataset in (
+                    (flat.gts, g_keep[:, s], flat.g_group, E_splits.gt_dataset),
+                    (flat.dts, d_keep[:, s], flat.d_group, E_splits.dt_dataset)):
+                for i, g in zip(np.flatnonzero(keep).tolist(),
+                                group[keep].tolist()):
+                    dataset.append_ref(group_img[g], code[g], items[i])
+            rows = np.bincount(flat.d_group[d_top[:, s]], minlength=n)
+            cols = np.bincount(flat.g_group[g_keep[:, s]], minlength=n)
+            for i, block in _row_blocks(flat.oks[pair_keep[:, s]], rows,
+                                        cols):
+                E_splits.given_oks[group_img[i], code[i]] = block
+        E_splits.evaluate()
+        E_splits.accumulate()
+        return [_split_summary(E_splits, slice(s * C, (s + 1) * C))
+                for s in range(S)]
 
     def _full_oks(self, key, num_dt: int, num_gt: int) -> np.ndarray:
         """OKS of all predictions (score order) x ground truths of one
@@ -856,8 +993,7 @@ class DifficultySplitCocoMetric(CocoMetric):
         E._paramsEval = copy.copy(p)
         with contextlib.redirect_stdout(io.StringIO()):
             E.accumulate()
-        return {'AP': _summary(E, True), 'AP .5': _summary(E, True, .5),
-                'AP .75': _summary(E, True, .75), 'AR': _summary(E, False)}
+        return _split_summary(E)
 
     def _pairs(self, pairing: str, preds: list[dict]) -> dict[int, tuple]:
         """ann id -> (predicted keypoints (K, 2), A(s) (K,) or None)."""
