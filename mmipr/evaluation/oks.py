@@ -52,27 +52,33 @@ def pair_oks(dt_xy: np.ndarray, gt_keypoints: np.ndarray,
         raise ValueError(f'gt_keypoints must have shape {(P, K, 3)} to match '
                          f'dt_xy {dt_xy.shape}, got {gt_keypoints.shape}')
     xd, yd = dt_xy[..., 0], dt_xy[..., 1]
-    labelled = gt_keypoints[..., 2] > 0
-    num_labelled = labelled.sum(-1)
-    unlabelled = (num_labelled == 0)[:, None]
-    x, y, w, h = (gt_bboxes[:, i:i + 1] for i in range(4))
-    zero = np.zeros_like(xd)
-    dx = np.where(unlabelled,
-                  np.maximum(zero, x - w - xd) + np.maximum(zero, xd - (x + w * 2)),
-                  xd - gt_keypoints[..., 0])
-    dy = np.where(unlabelled,
-                  np.maximum(zero, y - h - yd) + np.maximum(zero, yd - (y + h * 2)),
-                  yd - gt_keypoints[..., 1])
+    # the terms that count: the labelled keypoints, or all K for a ground
+    # truth with none (distance to its enlarged box)
+    used = gt_keypoints[..., 2] > 0
+    dx = xd - gt_keypoints[..., 0]
+    dy = yd - gt_keypoints[..., 1]
+    unlabelled = np.flatnonzero(~used.any(-1))
+    if len(unlabelled):
+        x, y, w, h = (gt_bboxes[unlabelled, i:i + 1] for i in range(4))
+        xu, yu = xd[unlabelled], yd[unlabelled]
+        dx[unlabelled] = (np.maximum(0.0, x - w - xu)
+                          + np.maximum(0.0, xu - (x + w * 2)))
+        dy[unlabelled] = (np.maximum(0.0, y - h - yu)
+                          + np.maximum(0.0, yu - (y + h * 2)))
+        used[unlabelled] = True
     variances = (np.asarray(sigmas, np.float64) * 2)**2
     e = ((dx**2 + dy**2) / variances
          / (np.asarray(gt_areas, np.float64)[:, None] + np.spacing(1)) / 2)
-    terms = np.exp(-e)
-    used = labelled | unlabelled
-    oks = np.zeros(P)
-    # numpy sums a row of n values in an order that depends on n: one
-    # reduction per count of used terms keeps COCOeval's order
+    # numpy sums a row of n values in an order that depends on n: the rows
+    # with n terms are summed together, as COCOeval sums each (its order)
     counts = used.sum(-1)
-    for n in np.unique(counts):
-        rows = np.flatnonzero(counts == n)
-        oks[rows] = terms[rows][used[rows]].reshape(len(rows), n).sum(-1) / n
+    order = np.argsort(counts, kind='stable')
+    terms = np.exp(-e[order][used[order]])
+    oks = np.empty(P)
+    row = start = 0
+    for n, rows in zip(*np.unique(counts[order], return_counts=True)):
+        end = start + n * rows
+        oks[order[row:row + rows]] = terms[start:end].reshape(rows, n).sum(
+            -1) / n
+        row, start = row + rows, end
     return oks
