@@ -53,20 +53,49 @@ def _values_at(maps: Tensor, x: Tensor, y: Tensor,
     return maps.flatten(-2).gather(-1, ys * W + xs)
 
 
+def _first_index(mask: Tensor) -> Tensor:
+    """Index of the first True along the last dimension (n - 1 if none).
+
+    .. math::
+        i^* = n - \max_i \, m_i (n - i)
+
+    Args:
+        mask (Tensor): bool, shape (..., n).
+
+    Returns:
+        Tensor: int64, shape (...).
+    """
+    n = mask.shape[-1]
+    # amax of small integers is several times faster on the CPU than
+    # torch's max-with-index, which is what argmax runs
+    weights = torch.arange(n, 0, -1, device=mask.device,
+                           dtype=torch.uint8 if n < 256 else torch.int32)
+    first = n - (mask.to(weights.dtype) * weights).amax(-1).long()
+    return first.clamp(max=n - 1)
+
+
 def _first_maximum(flat: Tensor) -> tuple[Tensor, Tensor]:
-    """Maximum over the last dimension and the first index holding it."""
-    n = flat.shape[-1]
-    # torch's max-with-index is several times slower on the CPU than amax; a
-    # two-level search (chunk maxima, then inside the first chunk holding the
-    # maximum) returns the same first index. Chunks of at most 64 values keep
-    # both max-with-index searches small (256 took 1.5x as long in
-    # tools/benchmark/bench_decode.py's setting, 64x48 maps).
+    """Maximum over the last dimension and the first index holding it.
+
+    A two-level search: the maxima of chunks of at most 64 values (one read
+    of the data, as fast as the maximum itself), then the first chunk
+    holding the maximum and the first position inside it. For a map with
+    NaN the index is arbitrary (and the value NaN).
+
+    Args:
+        flat (Tensor): shape (..., n).
+
+    Returns:
+        tuple: the maxima and their first indices (int64), shapes (...).
+    """
+    lead, n = flat.shape[:-1], flat.shape[-1]
     size = max(d for d in range(1, 65) if n % d == 0)
-    chunks = flat.reshape(-1, n // size, size)
-    vals, chunk = chunks.amax(-1).max(-1)
-    first = torch.arange(len(chunk), device=flat.device) * (n // size)
-    inner = chunks.reshape(-1, size)[first + chunk].max(-1)[1]
-    lead = flat.shape[:-1]
+    chunks = flat.reshape(-1, size)  # (M * n / size, size)
+    chunk_max = chunks.amax(-1).view(-1, n // size)
+    vals = chunk_max.amax(-1)
+    chunk = _first_index(chunk_max == vals[:, None])
+    row = torch.arange(len(chunk), device=flat.device) * (n // size) + chunk
+    inner = _first_index(chunks.index_select(0, row) == vals[:, None])
     return vals.view(lead), (chunk * size + inner).view(lead)
 
 
@@ -200,19 +229,93 @@ def gaussian_blur(heatmaps: Tensor, kernel: Tensor) -> Tensor:
     if kernel.dim() != 1 or k % 2 != 1:
         raise ValueError(f'kernel must be 1-D of odd length, got shape '
                          f'{tuple(kernel.shape)}')
-    H, W = heatmaps.shape[-2:]
-    g = kernel.to(heatmaps)
-    # As matrix products with banded (Toeplitz) matrices: on the CPU several
-    # times faster than a single-channel conv2d, and exact zero padding.
-    blurred = (_band(g, H, H, k // 2).T @ heatmaps
-               @ _band(g, W, W, k // 2))
+    blurred = _blur(heatmaps, kernel.to(heatmaps))
     scale = heatmaps.amax(dim=(-2, -1)) / blurred.amax(dim=(-2, -1))
     return blurred * scale[..., None, None]
+
+
+def _blur(heatmaps: Tensor, g: Tensor) -> Tensor:
+    """(g x g) * h with zero padding, shape (..., H, W) kept."""
+    H, W = heatmaps.shape[-2:]
+    k = g.numel()
+    # As matrix products with banded (Toeplitz) matrices: on the CPU several
+    # times faster than a single-channel conv2d, and exact zero padding.
+    return _band(g, H, H, k // 2).T @ heatmaps @ _band(g, W, W, k // 2)
+
+
+def _modulation_scale(heatmaps: Tensor, which: Tensor, kernel: Tensor,
+                      chunk: int = 64) -> Tensor:
+    """DARK's scale :math:`c = \max_p h_p / \max_p ((g \otimes g) * h)_p`
+    of some maps.
+
+    The maps are blurred a chunk at a time, so that each chunk's blurred
+    maps stay in the cache while their maximum is read.
+
+    Args:
+        heatmaps (Tensor): shape (B, K, H, W).
+        which (Tensor): bool, the maps to scale, shape (B, K).
+        kernel (Tensor): the 1-D kernel g, shape (k, ).
+        chunk (int): maps blurred at once.
+
+    Returns:
+        Tensor: c of the selected maps (row-major order), shape (n, ).
+    """
+    H, W = heatmaps.shape[-2:]
+    maps = heatmaps.reshape(-1, H, W)
+    index = which.flatten().nonzero().squeeze(1)
+    g = kernel.to(heatmaps)
+    scales = []
+    for part in index.split(chunk):
+        m = maps.index_select(0, part)
+        scales.append(m.amax(dim=(-2, -1)) / _blur(m, g).amax(dim=(-2, -1)))
+    return torch.cat(scales)
 
 
 # (dx, dy) of the pixels DARK's finite differences read around the argmax.
 _DARK_OFFSETS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (2, 0), (-2, 0),
                  (0, 2), (0, -2), (1, 1), (1, -1), (-1, 1), (-1, -1))
+
+
+def _patches(heatmaps: Tensor, x: Tensor, y: Tensor, r: int) -> Tensor:
+    """Zero-padded windows :math:`h[y-r..y+r,\ x-r..x+r]` of each map.
+
+    Args:
+        heatmaps (Tensor): shape (B, K, H, W).
+        x, y (Tensor): integer pixel positions, shape (B, K).
+        r (int): half size of the windows.
+
+    Returns:
+        Tensor: shape (B, K, 2r + 1, 2r + 1).
+    """
+    H, W = heatmaps.shape[-2:]
+    n = 2 * r + 1
+    d = torch.arange(-r, r + 1, device=x.device)
+    xs, ys = x[..., None] + d, y[..., None] + d
+    rows = ys.clamp(0, H - 1)
+    flat = heatmaps.contiguous().view(-1)
+    # each window row is n consecutive values of the storage: copied as rows
+    # of a sliding-window view, several times faster than a gather on the
+    # CPU; at the left/right border they run into the neighbouring row,
+    # values that the zero padding below replaces
+    starts = ((torch.arange(x.numel(), device=x.device).view(x.shape)
+               * (H * W))[..., None] + rows * W + (x - r)[..., None])
+    off_storage = (starts < 0) | (starts > flat.numel() - n)
+    windows = flat.as_strided((flat.numel() - n + 1, n), (1, 1))
+    patch = windows.index_select(
+        0, starts.clamp(0, flat.numel() - n).view(-1)).view(*x.shape, n, n)
+    if off_storage.any():  # the first or last map's corner: gathered
+        cut = off_storage.any(-1)
+        idx = ((rows[cut] * W)[:, :, None]
+               + xs[cut].clamp(0, W - 1)[:, None, :])
+        patch[cut] = heatmaps.flatten(-2)[cut].gather(
+            -1, idx.flatten(-2)).view(idx.shape)
+    # Zero padding, only where the window leaves the map.
+    if ((xs[..., 0] < 0) | (xs[..., -1] >= W) | (ys[..., 0] < 0)
+            | (ys[..., -1] >= H)).any():
+        # in place: a new tensor of this size costs its page faults again
+        patch *= ((ys >= 0) & (ys < H)).to(patch.dtype)[..., :, None]
+        patch *= ((xs >= 0) & (xs < W)).to(patch.dtype)[..., None, :]
+    return patch
 
 
 def _blur_around(heatmaps: Tensor, x: Tensor, y: Tensor, kernel: Tensor,
@@ -231,25 +334,14 @@ def _blur_around(heatmaps: Tensor, x: Tensor, y: Tensor, kernel: Tensor,
     Returns:
         Tensor: shape (B, K, n).
     """
-    H, W = heatmaps.shape[-2:]
     k = kernel.numel()
     reach = max(abs(v) for offset in offsets for v in offset)
-    d = torch.arange(-reach - k // 2, reach + k // 2 + 1, device=x.device)
-    # Rows and columns separately (n each), combined once (n x n).
-    xs, ys = x[..., None] + d, y[..., None] + d
-    idx = (ys.clamp(0, H - 1) * W)[..., :, None] + xs.clamp(0, W - 1)[..., None, :]
-    patch = heatmaps.flatten(-2).gather(-1, idx.flatten(-2)).view(idx.shape)
-    # Zero padding, only where the window leaves the map.
-    border = (xs[..., 0] < 0) | (xs[..., -1] >= W) | (ys[..., 0] < 0) | (ys[..., -1] >= H)
-    if border.any():
-        inside = (((ys[border] >= 0) & (ys[border] < H))[:, :, None]
-                  & ((xs[border] >= 0) & (xs[border] < W))[:, None, :])
-        patch[border] = torch.where(inside, patch[border], 0)
+    n = 2 * (reach + k // 2) + 1
+    patch = _patches(heatmaps, x, y, reach + k // 2)
     # The blur at each offset is one weighted sum over the patch, so all of
     # them are a single (B*K, n_patch) x (n_patch, n) matrix product.
     g = kernel.to(heatmaps)
-    weights = torch.zeros(len(offsets), len(d), len(d), dtype=g.dtype,
-                          device=g.device)
+    weights = torch.zeros(len(offsets), n, n, dtype=g.dtype, device=g.device)
     outer = g[:, None] * g[None]
     for i, (dx, dy) in enumerate(offsets):
         weights[i, reach + dy:reach + dy + k, reach + dx:reach + dx + k] = outer
@@ -311,12 +403,11 @@ def refine_keypoints_dark(keypoints: Tensor, heatmaps: Tensor,
     values = _blur_around(heatmaps, x, y, blur_kernel, _DARK_OFFSETS)
     # Twice the clamp: a margin for the rounding of c >= 1.
     full = inside & (values.amin(-1) < 2e-10)
-    log_values = values.clamp(min=1e-10).log()
     if full.any():
-        maps = gaussian_blur(heatmaps[full][:, None], blur_kernel)
-        log_values[full] = _values_at(
-            maps.clamp(min=1e-10).log(), x[full][:, None], y[full][:, None],
-            torch.tensor(_DARK_OFFSETS, device=heatmaps.device))[:, 0]
+        # the clamp may bite: scale by c, which needs the blurred map's
+        # maximum (the only whole-map work)
+        values[full] *= _modulation_scale(heatmaps, full, blur_kernel)[:, None]
+    log_values = values.clamp(min=1e-10).log()
     (c, xp, xm, yp, ym, xpp, xmm, ypp, ymm, pp, pm, mp,
      mm) = log_values.unbind(-1)
     dx = 0.5 * (xp - xm)
