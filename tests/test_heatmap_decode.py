@@ -68,7 +68,8 @@ def cv2_kernel(k):
 
 
 @pytest.mark.parametrize('make', [blob_heatmaps, random_heatmaps])
-@pytest.mark.parametrize('size', [(64, 48), (64, 64), (7, 5)])
+# (128, 160): 320 chunks of 64, more than a uint8 index holds
+@pytest.mark.parametrize('size', [(64, 48), (64, 64), (7, 5), (128, 160)])
 def test_plain_decoding_equals_mmpose(make, size):
     hm = make(4, 17, *size)
     keypoints, scores = decode_argmax(hm)
@@ -162,3 +163,18 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match='odd length'):
         refine_keypoints_dark(
             torch.zeros(1, 1, 2), torch.rand(1, 1, 8, 8), torch.ones(4))
+
+
+@pytest.mark.parametrize('unbiased', [False, True])
+def test_channels_last_and_sliced_heatmaps_decode_alike(unbiased):
+    """The windows are read from the storage: a model's channels-last output
+    or a slice of a batch decodes as its contiguous copy."""
+    hm = blob_heatmaps(6, 17, 64, 48, seed=5)
+    ref = decode_argmax(hm, unbiased=unbiased, blur_kernel=11)
+    offset = torch.cat([hm.flip(-1), hm])[6:]  # a storage offset
+    for view in (hm.to(memory_format=torch.channels_last), offset,
+                 hm.transpose(0, 1).contiguous().transpose(0, 1)):
+        assert not view.is_contiguous() or view.data_ptr() != hm.data_ptr()
+        out = decode_argmax(view, unbiased=unbiased, blur_kernel=11)
+        torch.testing.assert_close(out[0], ref[0], rtol=0, atol=0)
+        torch.testing.assert_close(out[1], ref[1], rtol=0, atol=0)

@@ -57,7 +57,7 @@ def _first_index(mask: Tensor) -> Tensor:
     """Index of the first True along the last dimension (n - 1 if none).
 
     .. math::
-        i^* = n - \max_i \, m_i (n - i)
+        i^* = n - \\max_i \\, m_i (n - i)
 
     Args:
         mask (Tensor): bool, shape (..., n).
@@ -70,7 +70,7 @@ def _first_index(mask: Tensor) -> Tensor:
     # torch's max-with-index, which is what argmax runs
     weights = torch.arange(n, 0, -1, device=mask.device,
                            dtype=torch.uint8 if n < 256 else torch.int32)
-    first = n - (mask.to(weights.dtype) * weights).amax(-1).long()
+    first = n - (mask * weights).amax(-1).long()
     return first.clamp(max=n - 1)
 
 
@@ -245,7 +245,7 @@ def _blur(heatmaps: Tensor, g: Tensor) -> Tensor:
 
 def _modulation_scale(heatmaps: Tensor, which: Tensor, kernel: Tensor,
                       chunk: int = 64) -> Tensor:
-    """DARK's scale :math:`c = \max_p h_p / \max_p ((g \otimes g) * h)_p`
+    """DARK's scale :math:`c = \\max_p h_p / \\max_p ((g \\otimes g) * h)_p`
     of some maps.
 
     The maps are blurred a chunk at a time, so that each chunk's blurred
@@ -277,7 +277,7 @@ _DARK_OFFSETS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (2, 0), (-2, 0),
 
 
 def _patches(heatmaps: Tensor, x: Tensor, y: Tensor, r: int) -> Tensor:
-    """Zero-padded windows :math:`h[y-r..y+r,\ x-r..x+r]` of each map.
+    """Zero-padded windows :math:`h[y-r..y+r, x-r..x+r]` of each map.
 
     Args:
         heatmaps (Tensor): shape (B, K, H, W).
@@ -446,6 +446,7 @@ def decode_argmax(heatmaps: Tensor,
           (-1, -1) where a map has no positive value.
         - scores (Tensor): the heatmap maxima, shape (B, K).
     """
+    heatmaps = heatmaps.contiguous()  # once (channels-last outputs)
     locs, scores = get_heatmap_maximum(heatmaps)
     if unbiased:
         keypoints = refine_keypoints_dark(locs, heatmaps, blur_kernel)

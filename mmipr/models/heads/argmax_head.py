@@ -151,7 +151,8 @@ class ArgmaxHead(HeatmapHead):
             heatmaps, unbiased=codec.unbiased,
             blur_kernel=blur_kernel.to(heatmaps.device))
         keypoints = keypoints * keypoints.new_tensor(codec.scale_factor)
-        keypoints = keypoints.cpu().numpy()
-        scores = scores.cpu().numpy()
-        return [_instance_data(keypoints=k[None], keypoint_scores=s[None])
+        # (B, 1, K, 2) and (B, 1, K): each sample's arrays are one view
+        keypoints = keypoints.cpu().numpy()[:, None]
+        scores = scores.cpu().numpy()[:, None]
+        return [_instance_data(keypoints=k, keypoint_scores=s)
                 for k, s in zip(keypoints, scores)]
