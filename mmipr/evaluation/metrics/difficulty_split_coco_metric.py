@@ -1051,16 +1051,23 @@ class DifficultySplitCocoMetric(CocoMetric):
         act = np.full((n, K), np.nan)
         paired = np.zeros(n, bool)
         in_any = np.any(list(masks.values()), axis=0)
+        rows_of, kpts_of, sums_of = [], [], {}
         for ann_id, (kpts, sums) in pairs.items():
             i = index.get(int(ann_id))
             if i is None or not in_any[i]:
                 continue
-            paired[i] = True
-            pred[i] = kpts
-            gt[i] = np.reshape(self.coco.anns[int(ann_id)]['keypoints'],
-                               (K, 3))
+            rows_of.append(i)
+            kpts_of.append(kpts)
             if sums is not None:
-                act[i] = sums
+                sums_of[i] = sums
+        if rows_of:
+            paired[rows_of] = True
+            pred[rows_of] = np.reshape(kpts_of, (-1, K, 2))
+            gt[rows_of] = np.reshape(
+                [self.coco.anns[int(ann_ids[i])]['keypoints']
+                 for i in rows_of], (-1, K, 3))
+        if sums_of:
+            act[list(sums_of)] = np.reshape(list(sums_of.values()), (-1, K))
         vis = gt[..., 2] > 0
         err = np.linalg.norm(pred - gt[..., :2], axis=-1)
         a_key = f'A({self.activation_s})'
