@@ -157,6 +157,60 @@ def measure(args) -> dict:
     return out
 
 
+def dark_profile(args) -> list:
+    """Median ms of the stages of DARK decoding (mmipr.heatmap.decode),
+    interleaved with the floor, per kind of heatmaps: the rows of a table."""
+    from mmipr.heatmap import decode
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    W, H = args.heatmap_size
+    B, K = args.instances, args.keypoints
+    kernel = decode.gaussian_kernel1d(11, device=device)
+    rows = []
+    for data_name, heatmaps in (
+            ('trained-like', trained_like(B, K, H, W)),
+            ('noise N(0, 1)', torch.randn(
+                B, K, H, W, generator=torch.Generator().manual_seed(0)))):
+        heatmaps = heatmaps.to(device)
+        locs, _ = decode.get_heatmap_maximum(heatmaps)
+        x, y = locs.long().unbind(-1)
+        reach = 2 + 11 // 2
+        values = decode._blur_around(heatmaps, x, y, kernel,
+                                     decode._DARK_OFFSETS)
+        inside = (x > 1) & (x < W - 2) & (y > 1) & (y < H - 2)
+        full = inside & (values.amin(-1) < 2e-10)
+        stages = {
+            'floor: one read of the heatmaps (amax)':
+                lambda: heatmaps.amax(dim=(-2, -1)),
+            'maximum and its first index (get_heatmap_maximum)':
+                lambda: decode.get_heatmap_maximum(heatmaps),
+            f'{2 * reach + 1}x{2 * reach + 1} windows around it (_patches)':
+                lambda: decode._patches(heatmaps, x, y, reach),
+            'windows + blur at the 13 offsets (_blur_around)':
+                lambda: decode._blur_around(heatmaps, x, y, kernel,
+                                            decode._DARK_OFFSETS),
+            (f'modulation scale, whole-map blur of the {int(full.sum())} '
+             f'of {full.numel()} maps the clamp may bite '
+             '(_modulation_scale)'):
+                lambda: decode._modulation_scale(heatmaps, full, kernel),
+            'refine_keypoints_dark (all of the above but the maximum)':
+                lambda: decode.refine_keypoints_dark(locs, heatmaps, kernel),
+        }
+        times = {name: [] for name in stages}
+        for fn in stages.values():
+            fn()
+        for _ in range(args.repeats):
+            for name, fn in stages.items():
+                times[name].append(timed(fn, device))
+        floor = statistics.median(times[next(iter(stages))])
+        for name, t in times.items():
+            ms = statistics.median(t)
+            rows.append(f'| {data_name} | {name} | {ms:.2f} | '
+                        f'{ms / floor:.2f} |')
+    return rows
+
+
 def main() -> None:
     args = parse_args()
     if args.json_out:  # the pinned-malloc run, in a child process
@@ -224,6 +278,10 @@ def main() -> None:
         '',
         *(f'- {v}' for v in verdicts),
     ])
+    md += '\n'.join([
+        '', '', 'Where DARK\'s time goes (default malloc, same rounds):', '',
+        '| heatmaps | stage | ms | x floor |', '| --- | --- | --- | --- |',
+        *dark_profile(args)])
     print(md)
     if not args.no_write:
         write_section('decode', md)
