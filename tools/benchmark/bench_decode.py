@@ -15,14 +15,11 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import os.path as osp
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import cv2
@@ -54,7 +51,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--no-write', action='store_true',
         help='print the table without writing docs/benchmarks.md')
-    parser.add_argument('--json-out', help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -122,12 +118,6 @@ def bench(heatmaps: torch.Tensor, unbiased: bool, repeats: int) -> dict:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-#: glibc malloc settings that keep freed memory for reuse: no page faults
-#: on each fresh temporary (the dynamic mmap threshold otherwise falls back
-#: after another library's large allocations)
-PINNED_MALLOC = {'MALLOC_MMAP_THRESHOLD_': str(2**30),
-                 'MALLOC_TRIM_THRESHOLD_': str(2**32),
-                 'MALLOC_TOP_PAD_': str(2**27)}
 #: (heatmaps, decoding) -> most ArgmaxHead.decode may take, in floors
 TARGETS = {('trained-like (Gaussian + noise)', 'plain'): 2.0,
            ('trained-like (Gaussian + noise)', 'DARK'): 3.0,
@@ -213,35 +203,20 @@ def dark_profile(args) -> list:
 
 def main() -> None:
     args = parse_args()
-    if args.json_out:  # the pinned-malloc run, in a child process
-        with open(args.json_out, 'w') as f:
-            json.dump([[*k, v] for k, v in measure(args).items()], f)
-        return
     load_start = os.getloadavg()[0]
     times = measure(args)
-    with tempfile.TemporaryDirectory() as tmp:
-        child = osp.join(tmp, 'pinned.json')
-        subprocess.run([sys.executable, __file__, *sys.argv[1:], '--json-out',
-                        child], check=True, env={**os.environ, **PINNED_MALLOC})
-        with open(child) as f:
-            pinned = {tuple(k): v for *k, v in json.load(f)}
     rows = []
     for (data_name, mode, name), ms in times.items():
         base = times[data_name, mode, 'MMPose HeatmapHead.decode']
         floor = times[data_name, mode, FLOOR]
-        p_ms = pinned[data_name, mode, name]
-        p_floor = pinned[data_name, mode, FLOOR]
         rows.append(f'| {data_name} | {mode} | {name} | {ms:.2f} | '
-                    f'{base / ms:.1f}x | {ms / floor:.2f} | {p_ms:.2f} | '
-                    f'{p_ms / p_floor:.2f} |')
+                    f'{base / ms:.1f}x | {ms / floor:.2f} |')
     verdicts = []
     for (data_name, mode), limit in TARGETS.items():
         ratio = times[data_name, mode, HEAD] / times[data_name, mode, FLOOR]
-        p_ratio = (pinned[data_name, mode, HEAD]
-                   / pinned[data_name, mode, FLOOR])
         verdicts.append(
             f'{mode} on {data_name.split(" (")[0]} maps: {ratio:.2f}x the '
-            f'floor (pinned malloc {p_ratio:.2f}x), target <= {limit:g}x: '
+            f'floor, target <= {limit:g}x: '
             f'**{"met" if ratio <= limit else "not met"}**')
     if args.device.startswith('cuda'):
         where = torch.cuda.get_device_name(torch.device(args.device))
@@ -262,24 +237,18 @@ def main() -> None:
          'returns the same `InstanceData` list. Speed-up = MMPose time / '
          'time. The floor row times a single read of the heatmaps (a '
          'maximum per map), the least work any decoder does; "x floor" = '
-         'time / floor time. The last two columns repeat the run in a child '
-         'process with glibc malloc pinned (`' + ' '.join(
-             f'{k}={v}' for k, v in PINNED_MALLOC.items()) + '`): every '
-         'temporary of the batched decoding above 128 KiB is otherwise a '
-         'fresh mmap whose pages fault in on first write, once MMPose\'s '
-         'large numpy buffers have reset glibc\'s dynamic threshold.'),
+         'time / floor time.'),
         '',
-        '| heatmaps | decoding | path | ms | speed-up | x floor | ms, pinned '
-        'malloc | x floor, pinned malloc |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+        '| heatmaps | decoding | path | ms | speed-up | x floor |',
+        '| --- | --- | --- | --- | --- | --- |',
         *rows,
         '',
-        'Targets (`ArgmaxHead.decode`, default malloc):',
+        'Targets (`ArgmaxHead.decode`):',
         '',
         *(f'- {v}' for v in verdicts),
     ])
     md += '\n'.join([
-        '', '', 'Where DARK\'s time goes (default malloc, same rounds):', '',
+        '', '', 'Where DARK\'s time goes (alternating rounds, as above):', '',
         '| heatmaps | stage | ms | x floor |', '| --- | --- | --- | --- |',
         *dark_profile(args)])
     print(md)

@@ -180,10 +180,14 @@ def main() -> int:
                '| --- | --- | --- | --- | --- |']
         md += [f'| `{R50_CONFIGS[name]}` | {p} | {med:.1f} | {mn:.1f} | '
                f'{med / base[p]:.3f} |' for name, p, med, mn in timings]
-    tables = [ln for ln in decode[3].splitlines() if ln.startswith('|')]
-    if tables:
+    # bench_decode's report from its first table on (tables, targets and
+    # the DARK profile)
+    lines = decode[3].splitlines()
+    first = next((i for i, ln in enumerate(lines) if ln.startswith('|')),
+                 None)
+    if first is not None:
         md += ['', 'Decoding on CUDA (`bench_decode.py --device cuda`):', '',
-               *tables]
+               *lines[first:]]
     text = '\n'.join(md)
     print(text)
     if not args.no_write:
