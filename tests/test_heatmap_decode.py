@@ -178,3 +178,23 @@ def test_channels_last_and_sliced_heatmaps_decode_alike(unbiased):
         out = decode_argmax(view, unbiased=unbiased, blur_kernel=11)
         torch.testing.assert_close(out[0], ref[0], rtol=0, atol=0)
         torch.testing.assert_close(out[1], ref[1], rtol=0, atol=0)
+
+
+def test_dark_on_tiny_and_empty_batches_and_isolated_nan():
+    """A batch smaller than one window row, an empty batch, and a NaN map
+    next to finite ones (the windows of its neighbours must not see it)."""
+    tiny = blob_heatmaps(1, 1, 3, 3, seed=1)
+    keypoints, _ = decode_argmax(tiny, unbiased=True, blur_kernel=11)
+    ref, _ = mmpose_decode(tiny, True, 11)
+    np.testing.assert_allclose(keypoints.numpy(), ref, atol=1e-4)
+    empty = torch.zeros(0, 17, 64, 48)
+    keypoints, scores = decode_argmax(empty, unbiased=True, blur_kernel=11)
+    assert keypoints.shape == (0, 17, 2) and scores.shape == (0, 17)
+    hm = blob_heatmaps(2, 3, 64, 48, seed=2)
+    ref, _ = decode_argmax(hm, unbiased=True, blur_kernel=11)
+    poisoned = hm.clone()
+    poisoned[0, 1] = float('nan')
+    keypoints, _ = decode_argmax(poisoned, unbiased=True, blur_kernel=11)
+    finite = torch.ones(2, 3, dtype=torch.bool)
+    finite[0, 1] = False
+    torch.testing.assert_close(keypoints[finite], ref[finite], rtol=0, atol=0)

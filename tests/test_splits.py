@@ -154,3 +154,15 @@ def test_grouped_assignment_equals_per_image_rule():
         splits.assign_predictions_grouped(
             np.ones(2), np.array([1, 0]), np.array([0, 0]), 2,
             np.ones(1, bool))
+
+
+def test_grouped_assignment_with_nan_oks_assigns_none():
+    """A NaN OKS (a ground truth with a NaN coordinate) assigns nothing, as
+    assign_predictions does, instead of failing."""
+    oks = np.array([np.nan, np.nan, 0.7])
+    got = splits.assign_predictions_grouped(
+        oks, np.array([0, 0, 1]), np.array([0, 1, 0]), 2,
+        np.ones(2, bool))
+    ref0 = splits.assign_predictions(oks[:2].reshape(1, 2), np.ones(2, bool))
+    assert got[0] == ref0[0] == -1
+    assert got[1] == 0

@@ -317,7 +317,9 @@ def assign_predictions_grouped(oks: np.ndarray, pair_dt: np.ndarray,
         at_best = (masked == np.repeat(best, np.diff(np.r_[starts, len(oks)])))
         first = np.minimum.reduceat(
             np.where(at_best, np.arange(len(oks)), len(oks)), starts)
-        assigned[owner] = np.where(best > 0, pair_gt[first], -1)
+        # no maximum found (NaN OKS): first is past the end, and unused
+        assigned[owner] = np.where(
+            best > 0, pair_gt[np.minimum(first, len(oks) - 1)], -1)
     if carried is not None:
         carried = np.asarray(carried, np.int64)
         known = carried >= 0

@@ -299,10 +299,15 @@ def _patches(heatmaps: Tensor, x: Tensor, y: Tensor, r: int) -> Tensor:
     # values that the zero padding below replaces
     starts = ((torch.arange(x.numel(), device=x.device).view(x.shape)
                * (H * W))[..., None] + rows * W + (x - r)[..., None])
-    off_storage = (starts < 0) | (starts > flat.numel() - n)
-    windows = flat.as_strided((flat.numel() - n + 1, n), (1, 1))
-    patch = windows.index_select(
-        0, starts.clamp(0, flat.numel() - n).view(-1)).view(*x.shape, n, n)
+    if flat.numel() < n:  # a batch smaller than one window row
+        off_storage = torch.ones_like(starts, dtype=torch.bool)
+        patch = flat.new_zeros((*x.shape, n, n))
+    else:
+        off_storage = (starts < 0) | (starts > flat.numel() - n)
+        windows = flat.as_strided((flat.numel() - n + 1, n), (1, 1))
+        patch = windows.index_select(
+            0, starts.clamp(0, flat.numel() - n).view(-1)).view(
+                *x.shape, n, n)
     if off_storage.any():  # the first or last map's corner: gathered
         cut = off_storage.any(-1)
         idx = ((rows[cut] * W)[:, :, None]
@@ -312,9 +317,9 @@ def _patches(heatmaps: Tensor, x: Tensor, y: Tensor, r: int) -> Tensor:
     # Zero padding, only where the window leaves the map.
     if ((xs[..., 0] < 0) | (xs[..., -1] >= W) | (ys[..., 0] < 0)
             | (ys[..., -1] >= H)).any():
-        # in place: a new tensor of this size costs its page faults again
-        patch *= ((ys >= 0) & (ys < H)).to(patch.dtype)[..., :, None]
-        patch *= ((xs >= 0) & (xs < W)).to(patch.dtype)[..., None, :]
+        # in place, and exact zeros (a neighbour's NaN stays out)
+        patch.masked_fill_(((ys < 0) | (ys >= H))[..., :, None], 0)
+        patch.masked_fill_(((xs < 0) | (xs >= W))[..., None, :], 0)
     return patch
 
 
