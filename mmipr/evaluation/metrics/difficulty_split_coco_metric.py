@@ -79,7 +79,7 @@ if COCOeval_faster is not None:
         reads the OKS of each (image, category) from ``given_oks`` instead
         of computing it with its per-image Python ``computeOks``."""
 
-        given_oks: dict = {}
+        given_oks: dict  #: (image id, category id) -> OKS rows, set by subclasses
 
         def computeOks(self, imgId: int, catId: int):  # noqa: N802
             return self.given_oks[imgId, catId]
