@@ -2,7 +2,7 @@
 # a second run skips the install) and then does its job.
 SHELL := /bin/bash
 .ONESHELL:
-.PHONY: demo test test-all env gpu-check
+.PHONY: demo test test-all lint env gpu-check
 
 env:
 	@tools/bootstrap.sh >/dev/null
@@ -18,6 +18,12 @@ test:
 	@set -eo pipefail
 	venv=$$(tools/bootstrap.sh | tail -n 1)
 	"$$venv/bin/python" -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# Lint gate (ruff, settings in pyproject.toml).
+lint:
+	@set -eo pipefail
+	venv=$$(tools/bootstrap.sh | tail -n 1)
+	"$$venv/bin/ruff" check .
 
 # Everything, slow end-to-end tests included.
 test-all:

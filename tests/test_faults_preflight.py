@@ -21,8 +21,8 @@ from mmipr.engine.preflight import (
     check_resume,
     check_train_length,
     checkpoint_problem,
-    positive_int,
 )
+from mmipr.utils.validation import positive_int
 
 INTEGRAL = osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_integral_kl2.py')
 TRAIN_ANN = 'annotations/person_keypoints_train2017.json'

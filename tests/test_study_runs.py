@@ -119,7 +119,7 @@ def test_a_truncated_result_is_named_and_redone(tiny_coco, tmp_path):
 
 def test_result_files_are_written_atomically(tmp_path, monkeypatch):
     """A kill while writing leaves the previous file whole."""
-    from mmipr.study import io
+    from mmipr.utils import io
     path = str(tmp_path / 'result.json')
     io.write_json_atomic(path, dict(a=1))
 

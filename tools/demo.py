@@ -28,7 +28,6 @@ from tqdm import tqdm  # noqa: E402
 
 import mmipr  # noqa: E402,F401  (makes MMPose importable, registers mmipr)
 from mmipr.datasets import ensure_synthetic_coco  # noqa: E402
-from mmipr.engine.preflight import non_negative_int, positive_int  # noqa: E402
 from mmipr.study import (  # noqa: E402
     RunSpec,
     report,  # noqa: E402
@@ -38,6 +37,7 @@ from mmipr.study import (  # noqa: E402
 from mmipr.study.claims import CONVERGENCE_MAX_SHARE, convergence  # noqa: E402
 from mmipr.study.pretrain import pretrained_backbone  # noqa: E402
 from mmipr.study.runs import build_config, initial_weights, iterations_per_run  # noqa: E402
+from mmipr.utils.validation import non_negative_int, positive_int  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 VARIANTS = (

@@ -40,7 +40,6 @@ from tqdm import tqdm  # noqa: E402
 
 import mmipr  # noqa: E402,F401
 from mmipr.datasets import ensure_synthetic_coco  # noqa: E402
-from mmipr.engine.preflight import non_negative_int, positive_int  # noqa: E402
 from mmipr.study import (  # noqa: E402
     RunSpec,
     report,  # noqa: E402
@@ -48,7 +47,6 @@ from mmipr.study import (  # noqa: E402
     synthetic_data_options,
 )
 from mmipr.study.claims import CONVERGENCE_MAX_SHARE, claim_rows, claims_table, convergence, spread  # noqa: E402
-from mmipr.study.io import read_json_or_none, write_json_atomic  # noqa: E402
 from mmipr.study.pretrain import pretrained_backbone  # noqa: E402
 from mmipr.study.runs import (  # noqa: E402
     build_config,
@@ -57,6 +55,8 @@ from mmipr.study.runs import (  # noqa: E402
     iterations_per_run,
     lr_drops,
 )
+from mmipr.utils.io import read_json_or_none, write_json_atomic  # noqa: E402
+from mmipr.utils.validation import non_negative_int, positive_int  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: (variant, config, paper AP (Table 1 / Fig. 2d)), in priority order

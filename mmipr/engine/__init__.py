@@ -16,8 +16,6 @@ from .preflight import (
     check_resume,
     check_train_length,
     checkpoint_problem,
-    non_negative_int,
-    positive_int,
 )
 
 __all__ = [
@@ -26,6 +24,5 @@ __all__ = [
     'PriorGradientRatioHook', 'check_checkpoint_matches',
     'check_data_paths', 'setup_cpu_distributed', 'check_amp_device',
     'check_annotation_files', 'AtomicCheckpointHook', 'ResumeValidationHook',
-    'check_resume', 'check_train_length', 'checkpoint_problem', 'non_negative_int',
-    'positive_int'
+    'check_resume', 'check_train_length', 'checkpoint_problem'
 ]

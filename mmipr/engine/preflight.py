@@ -7,7 +7,6 @@ which the tools print as a message rather than a traceback.
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import math
@@ -351,58 +350,6 @@ def check_amp_device(cfg: Config) -> None:
             'none is available here. Train in float32 on the CPU (drop '
             '--amp), or in bfloat16 with --cfg-options '
             'optim_wrapper.type=CPUAmpOptimWrapper.')
-
-
-def _whole_number(text: str, minimum: int, why: str) -> int:
-    """``text`` as an int of at least ``minimum``, else an
-    ``argparse.ArgumentTypeError`` that says ``why``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'expected a whole number of at least {minimum}, got {text!r}'
-        ) from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(
-            f'must be at least {minimum}, got {value}{why}')
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An ``argparse`` type: a whole number of at least 1 (``--epochs``).
-
-    Example::
-
-        parser.add_argument('--epochs', type=positive_int, default=9)
-
-    Args:
-        text (str): the command-line value.
-
-    Returns:
-        int: the value.
-
-    Raises:
-        argparse.ArgumentTypeError: if ``text`` is not a whole number >= 1;
-            argparse prints ``argument --epochs: ...`` and exits with 2.
-    """
-    return _whole_number(text, 1, ': with nothing to run the run would '
-                         'finish at once and report nothing')
-
-
-def non_negative_int(text: str) -> int:
-    """An ``argparse`` type: a whole number of at least 0
-    (``--pretrain-epochs``, where 0 means none).
-
-    Args:
-        text (str): the command-line value.
-
-    Returns:
-        int: the value.
-
-    Raises:
-        argparse.ArgumentTypeError: if ``text`` is not a whole number >= 0.
-    """
-    return _whole_number(text, 0, ' (0: none)')
 
 
 def check_train_length(cfg: Config) -> None:

@@ -27,8 +27,8 @@ from mmengine.hooks import Hook
 from tqdm import tqdm
 
 from mmipr.datasets import transforms as _transforms
+from mmipr.utils.io import file_digest, read_json_or_none, write_json_atomic
 
-from .io import file_digest, read_json_or_none, write_json_atomic
 from .runs import StudyProgressHook, _build_runner, settings_key
 
 

@@ -29,9 +29,8 @@ from tqdm import tqdm
 
 from mmipr.datasets import DETECTION_FILE, MARKER_FILE
 from mmipr.engine.preflight import check_data_paths
+from mmipr.utils.io import file_digest, read_json_or_none, write_json_atomic
 from mmipr.version import __version__
-
-from .io import file_digest, read_json_or_none, write_json_atomic
 
 #: the scalar PriorGradientRatioHook writes to the message hub
 GRAD_RATIO_KEY = 'train/prior_integral_grad_ratio'

@@ -1,46 +1,64 @@
-"""Result files of the study runner: written atomically, read defensively."""
+"""Files written atomically and read defensively (records, weights, checkpoints)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import os.path as osp
 import tempfile
 import warnings
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[str]:
+    """A temporary path to write ``path``'s new contents to, renamed over
+    ``path`` only once the ``with`` block completes.
+
+    The temporary file is in the same folder (so the rename is ``os.replace``
+    on one file system, atomic on POSIX) and is flushed to disk before the
+    rename; on any exception, ``KeyboardInterrupt`` included, it is removed and
+    ``path`` keeps its old contents. A kill at any point leaves either the old
+    file or the new one, never half of one. The one home for atomic writes:
+    JSON records, weights and checkpoints all go through it.
+
+    Example::
+
+        with atomic_output('weights.pth') as tmp:
+            torch.save(state, tmp)
+
+    Args:
+        path (str): the file to (re)write; its folder is created.
+
+    Yields:
+        str: the temporary path to write to.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def write_json_atomic(path: str, obj) -> None:
-    """Write ``obj`` as JSON to ``path`` so that no reader sees half a file.
-
-    The JSON goes to a temporary file in the same folder, is flushed to disk
-    and then renamed over ``path`` (``os.replace`` is atomic on POSIX): a
-    kill at any point leaves either the old file or the new one.
+    """Write ``obj`` as JSON to ``path`` so that no reader sees half a file
+    (:func:`atomic_output`).
 
     Args:
         path (str): the file to write.
         obj: a JSON-serialisable object.
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress_os_error():
-            os.remove(tmp)
-        raise
-
-
-class _suppress_os_error:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        return exc_type is not None and issubclass(exc_type, OSError)
+    with atomic_output(path) as tmp, open(tmp, 'w') as f:
+        json.dump(obj, f, indent=1)
 
 
 def read_json_or_none(path: str, what: str = 'result file') -> dict | None:

@@ -1,0 +1,188 @@
+"""The fixed cases of the no-number-change golden test (``test_golden.py``).
+
+Recorded once by ``python tests/golden/golden_case.py record`` at a stated
+commit (``golden.json`` says which); the test recomputes every case and
+compares: the metric's keys and both heads' decoding bit for bit, the
+per-iteration losses of a short seeded float32 training within 1e-6 relative.
+
+The cases:
+
+- ``metric``: every key of DifficultySplitCocoMetric on the fixed prediction
+  sets of ``test_difficulty_metric`` (ground-truth boxes with heatmaps, so
+  A(s) and EPE are covered; detected boxes), on both evaluation engines;
+- ``decode``: keypoints and scores of IntegralHead and ArgmaxHead (plain and
+  DARK) decoding fixed random heatmaps;
+- ``losses``: every loss term at each of the first iterations of detection,
+  integral and integral + sigma 2 (the synthetic configs) on a tiny generated
+  dataset, float32 on one thread, no augmentation randomness left to chance
+  (seeded runner).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+HERE = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(osp.dirname(HERE))
+sys.path.insert(0, osp.dirname(HERE))  # tests/, for the metric fixtures
+
+GOLDEN_JSON = osp.join(HERE, 'golden.json')
+GOLDEN_NPZ = osp.join(HERE, 'golden.npz')
+LOSS_ITERS = 4
+VARIANTS = ('sbl_r18_detection', 'sbl_r18_integral', 'sbl_r18_integral_kl2')
+
+
+def metric_case() -> dict:
+    """Every metric key, per engine and box mode."""
+    from test_difficulty_metric import (
+        detected_box_samples,
+        gt_box_samples,
+        make_annotations,
+        run_metric,
+    )
+
+    from mmipr.evaluation import DifficultySplitCocoMetric
+
+    coco_json = make_annotations()
+    tmp = tempfile.mkdtemp()
+    ann_file = osp.join(tmp, 'ann.json')
+    with open(ann_file, 'w') as f:
+        json.dump(coco_json, f)
+    gt_samples = gt_box_samples(coco_json)
+    rng = np.random.default_rng(7)
+    for s in gt_samples:
+        x, y, w, h = s['raw_ann_info']['bbox']
+        s.update(pred_fields={'heatmaps': torch.from_numpy(
+                     rng.normal(0, 2, (17, 64, 48)).astype(np.float32))},
+                 input_center=np.array([x + w / 2, y + h / 2], np.float32),
+                 input_scale=np.array([max(w, h * 0.75), max(h, w / 0.75)],
+                                      np.float32) * 1.25,
+                 input_size=(192, 256))
+    cases = {'gt_boxes': gt_samples,
+             'detected_boxes': detected_box_samples(coco_json)}
+    out = {}
+    for engine in ('faster-coco-eval', 'xtcocotools'):
+        for mode, samples in cases.items():
+            metric = DifficultySplitCocoMetric(ann_file=ann_file,
+                                               eval_engine=engine)
+            keys = run_metric(metric, copy.deepcopy(samples))
+            out[f'{engine}/{mode}'] = {k: float(v) for k, v in keys.items()}
+    return out
+
+
+def decode_case() -> dict:
+    """Decoded keypoints and scores of both heads on fixed heatmaps."""
+    from mmpose.registry import MODELS
+
+    import mmipr  # noqa: F401
+
+    gen = torch.Generator().manual_seed(3)
+    heatmaps = torch.randn(6, 17, 64, 48, generator=gen) * 3
+    trunk = dict(in_channels=17, out_channels=17, deconv_out_channels=None,
+                 final_layer=None)  # identity trunk: feats are the heatmaps
+    heads = {
+        'integral': dict(type='IntegralHead', **trunk,
+                         decoder=dict(type='RegressionLabel',
+                                      input_size=(192, 256))),
+        'argmax': dict(type='ArgmaxHead', **trunk,
+                       decoder=dict(type='MSRAHeatmap', input_size=(192, 256),
+                                    heatmap_size=(48, 64), sigma=2)),
+        'argmax_dark': dict(type='ArgmaxHead', **trunk,
+                            decoder=dict(type='MSRAHeatmap',
+                                         input_size=(192, 256),
+                                         heatmap_size=(48, 64), sigma=2,
+                                         unbiased=True)),
+    }
+    out = {}
+    for name, cfg in heads.items():
+        head = MODELS.build(cfg).eval()
+        with torch.no_grad():
+            preds = head.predict((heatmaps, ), [], dict(flip_test=False))
+        out[f'{name}/keypoints'] = np.stack(
+            [np.asarray(p.keypoints) for p in preds])
+        out[f'{name}/keypoint_scores'] = np.stack(
+            [np.asarray(p.keypoint_scores) for p in preds])
+    return out
+
+
+def losses_case() -> dict:
+    """Per-iteration loss terms of a short seeded float32 training of each
+    main variant on a tiny generated dataset."""
+    from conftest import data_options
+    from mmengine.config import Config
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    from mmipr.datasets import generate_synthetic_coco
+
+    torch.set_num_threads(1)
+    root = tempfile.mkdtemp()
+    generate_synthetic_coco(root, num_train=24, num_val=12, seed=0,
+                            workers=1, progress=False)
+
+    class Record(Hook):
+        def __init__(self):
+            self.rows = []
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None):
+            self.rows.append({k: float(v.detach()) for k, v in outputs.items()})
+
+    out = {}
+    for variant in VARIANTS:
+        cfg = Config.fromfile(osp.join(REPO, 'configs', 'synthetic',
+                                       f'{variant}.py'))
+        cfg.merge_from_dict(data_options(root))
+        cfg.work_dir = tempfile.mkdtemp()
+        cfg.randomness = dict(seed=0, deterministic=True)
+        cfg.optim_wrapper = dict(type='OptimWrapper',
+                                 optimizer=dict(type='Adam', lr=2e-3))
+        cfg.custom_hooks = []
+        cfg.default_hooks.checkpoint = None
+        cfg.default_hooks.logger = dict(type='LoggerHook', interval=1000)
+        cfg.train_dataloader.batch_size = 6
+        cfg.train_cfg = dict(by_epoch=False, max_iters=LOSS_ITERS,
+                             val_interval=10 ** 6)
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+        cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+        cfg.param_scheduler = None
+        cfg.log_level = 'ERROR'
+        runner = Runner.from_cfg(cfg)
+        record = Record()
+        runner.register_hook(record)
+        runner.train()
+        out[variant] = record.rows
+    return out
+
+
+def compute() -> tuple[dict, dict]:
+    """(JSON-able cases, arrays) of every golden case."""
+    return ({'metric': metric_case(), 'losses': losses_case()},
+            decode_case())
+
+
+def record() -> None:
+    cases, arrays = compute()
+    commit = subprocess.check_output(['git', 'rev-parse', 'HEAD'], cwd=REPO,
+                                     text=True).strip()
+    cases['recorded_at'] = commit
+    cases['cpu'] = torch.backends.cpu.get_cpu_capability()
+    with open(GOLDEN_JSON, 'w') as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+        f.write('\n')
+    np.savez_compressed(GOLDEN_NPZ, **arrays)
+
+
+if __name__ == '__main__':
+    if sys.argv[1:] != ['record']:
+        sys.exit('usage: python tests/golden/golden_case.py record')
+    os.chdir(REPO)
+    record()
