@@ -4,7 +4,10 @@
 commit named in ``golden.json``. The metric's keys and both heads' decoding
 must be equal bit for bit; the losses of the short seeded float32 training
 within 1e-6 relative (float32 convolutions may differ in their last bits
-between processors).
+between processors). The numbers guard the ledger's ``STUDY_VERSION``: when
+they change, the version must be bumped (``golden_case.py record`` refuses
+otherwise), so no ledger record is reused for code that computes other
+numbers.
 """
 import json
 import math
@@ -22,6 +25,17 @@ def golden() -> dict:
 
 def _same(a: float, b: float) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def test_recorded_under_the_current_study_version(golden):
+    """Numbers recorded under another version: the ledger's keys would not
+    say what changed. ``golden_case.py record`` refuses to record changed
+    numbers under an unchanged version."""
+    from mmipr.study.ledger import STUDY_VERSION
+    assert golden['study_version'] == STUDY_VERSION, (
+        'tests/golden was recorded under study version '
+        f"{golden['study_version']}, the code says {STUDY_VERSION}: record "
+        'it again (python tests/golden/golden_case.py record)')
 
 
 def test_metric_keys_unchanged(golden):

@@ -169,8 +169,32 @@ def compute() -> tuple[dict, dict]:
             decode_case())
 
 
+def _numbers_equal(old: dict, new: dict) -> bool:
+    return json.dumps(old, sort_keys=True) == json.dumps(new, sort_keys=True)
+
+
 def record() -> None:
+    """Record the cases; refuse to overwrite other numbers under the same
+    :data:`~mmipr.study.ledger.STUDY_VERSION` (the ledger's records would be
+    reused for runs whose numbers changed)."""
+    from mmipr.study.ledger import STUDY_VERSION
+
     cases, arrays = compute()
+    if osp.exists(GOLDEN_JSON):
+        with open(GOLDEN_JSON) as f:
+            old = json.load(f)
+        changed = not _numbers_equal(
+            {k: old.get(k) for k in ('metric', 'losses')},
+            {k: cases[k] for k in ('metric', 'losses')})
+        with np.load(GOLDEN_NPZ) as recorded:
+            changed |= any(not np.array_equal(recorded[k], v)
+                           for k, v in arrays.items())
+        if changed and old.get('study_version') == STUDY_VERSION:
+            sys.exit(f'the golden numbers changed but STUDY_VERSION is still '
+                     f'{STUDY_VERSION}: bump it in mmipr/study/ledger.py '
+                     '(every ledger record then becomes stale) and record '
+                     'again')
+    cases['study_version'] = STUDY_VERSION
     commit = subprocess.check_output(['git', 'rev-parse', 'HEAD'], cwd=REPO,
                                      text=True).strip()
     cases['recorded_at'] = commit
