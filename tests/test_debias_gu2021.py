@@ -7,7 +7,7 @@ import torch
 from mmpose.models.heads import IntegralRegressionHead
 
 import mmipr  # noqa: F401  (registers IntegralHead)
-from mmipr.heatmap import debias, debias_gu2021, expectation, flat_softmax
+from mmipr.heatmap import debias_gu2021, debias_mmpose, expectation, flat_softmax
 from mmipr.models.heads.integral_head import IntegralHead
 
 H, W = 64, 48
@@ -72,7 +72,7 @@ def test_gu2021_recovers_the_peak_expectation(x0, y0, wide, mass_per_pixel,
     assert (mmpose - mean).abs().max() > 0.5 * (plain - mean).abs().max()
     if beta == 1.0:  # ours equals MMPose's there (MMPose's C omits beta)
         torch.testing.assert_close(
-            debias(expectation(flat_softmax(logits)), logits)[0, 0], mmpose,
+            debias_mmpose(expectation(flat_softmax(logits)), logits)[0, 0], mmpose,
             rtol=0, atol=1e-5)
 
 
@@ -156,7 +156,7 @@ def test_head_debias_modes():
     mm = IntegralHead(debias=True, **common).integrate(logits)[0]
     alias = IntegralHead(debias='mmpose', **common).integrate(logits)[0]
     gu = IntegralHead(debias='gu2021', **common).integrate(logits)[0]
-    torch.testing.assert_close(mm, debias(plain, logits))
+    torch.testing.assert_close(mm, debias_mmpose(plain, logits))
     torch.testing.assert_close(alias, mm, rtol=0, atol=0)
     torch.testing.assert_close(gu, debias_gu2021(plain, logits))
     assert (gu[0, 0].double() - mean).abs().max() < 1e-3  # float32
