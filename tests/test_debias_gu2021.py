@@ -163,3 +163,21 @@ def test_head_debias_modes():
     for bad in ('gu2020', 1, 'true', None):
         with pytest.raises(ValueError, match='debias'):
             IntegralHead(debias=bad, **common)
+
+
+def test_former_debias_name_is_mmposes_formula_and_warns_once():
+    """mmipr.heatmap.debias is MMPose's formula, now named debias_mmpose;
+    the old name gives the same values with one warning."""
+    import warnings
+
+    from mmipr.heatmap import debias
+    from mmipr.utils import deprecation
+    deprecation._warned.discard('mmipr.heatmap.debias')
+    logits = torch.randn(2, 3, 16, 12, dtype=torch.float64)
+    plain = expectation(flat_softmax(logits))
+    with pytest.warns(FutureWarning, match='debias_mmpose'):
+        old = debias(plain, logits)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        debias(plain, logits)
+    assert torch.equal(old, debias_mmpose(plain, logits))
