@@ -62,12 +62,17 @@ def test_import_mmipr_then_mmpose_registry_registers_everything():
         ''', REGISTERED)
 
 
+SLOW = pytest.mark.slow  # one interpreter start with MMPose each (~5-15 s)
+
+
 @pytest.mark.parametrize('first', [
     'import mmpose.models',
-    'import mmpose',
     'from mmipr.models.heads import IntegralHead',
-    'from mmipr.engine.hooks import HeatmapSnapshotHook',
-    'from mmipr.datasets.transforms import CachedLoadImage',
+    pytest.param('import mmpose', marks=SLOW),
+    pytest.param('from mmipr.engine.hooks import HeatmapSnapshotHook',
+                 marks=SLOW),
+    pytest.param('from mmipr.datasets.transforms import CachedLoadImage',
+                 marks=SLOW),
 ])
 def test_registration_whatever_is_imported_first(first):
     """Registration waits for the outermost import: neither a half-loaded
