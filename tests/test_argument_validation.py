@@ -125,6 +125,7 @@ def test_bad_value_is_refused_naming_the_argument(module, arg, bad, other):
         build({**required, **other, arg: bad})
     message = str(info.value)
     assert module in message and arg in message, message
+    assert 'must be' in message and 'got ' in message, message  # allowed, value
 
 
 @pytest.mark.parametrize('module, arg, good, other',
