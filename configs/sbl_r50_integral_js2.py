@@ -4,4 +4,4 @@ _base_ = ['./sbl_r50_integral.py']
 
 model = dict(
     head=dict(
-        prior_loss=dict(type='KLPriorLoss', sigma=2.0, divergence='js')))
+        prior_loss=dict(type='JSPriorLoss', sigma=2.0)))

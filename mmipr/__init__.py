@@ -2,9 +2,13 @@
 
 ``import mmipr`` (or ``custom_imports = dict(imports=['mmipr'])`` in a config)
 makes MMPose importable with mmcv-lite and lets MMEngine load its checkpoints
-under PyTorch >= 2.6 (see :mod:`mmipr.compat`), and registers
-every mmipr module into MMPose's registries (MODELS, METRICS, HOOKS,
-TRANSFORMS, OPTIM_WRAPPERS).
+under PyTorch >= 2.6 (see :mod:`mmipr.compat`), and registers every mmipr
+module into MMPose's registries (MODELS, METRICS, HOOKS, TRANSFORMS,
+OPTIM_WRAPPERS) as soon as MMPose is loaded (:mod:`mmipr.registration`):
+at once if it already is, else right after the first import of
+``mmpose.registry``. So the pure layers (``mmipr.heatmap``,
+``mmipr.evaluation.splits``, ``mmipr.evaluation.oks``, ``mmipr.utils``)
+import without MMPose. Subpackages load on first use (``mmipr.models``).
 """
 from .compat import ensure_mmcv_ops, load_mmengine_checkpoints_with_pickle
 from .version import __version__
@@ -12,7 +16,20 @@ from .version import __version__
 ensure_mmcv_ops()
 load_mmengine_checkpoints_with_pickle()
 
-from . import engine, evaluation, models  # noqa: E402,F401  (registration)
-from .datasets import transforms  # noqa: E402,F401  (registration)
+from .registration import register_when_mmpose_loads  # noqa: E402
+
+register_when_mmpose_loads()
+
+_SUBPACKAGES = ('analysis', 'datasets', 'engine', 'evaluation', 'heatmap',
+                'models', 'study', 'utils')
+
+
+def __getattr__(name: str):
+    """``mmipr.models`` and the other subpackages, imported on first use."""
+    if name in _SUBPACKAGES:
+        import importlib
+        return importlib.import_module(f'{__name__}.{name}')
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
 
 __all__ = ['__version__']

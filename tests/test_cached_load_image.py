@@ -53,7 +53,7 @@ def test_nothing_cached_past_max_cache_mb(image_copy):
 
 
 def test_negative_max_cache_mb_is_refused():
-    with pytest.raises(ValueError, match='max_cache_mb must be >= 0'):
+    with pytest.raises(ValueError, match='max_cache_mb must be a finite number >= 0'):
         CachedLoadImage(max_cache_mb=-1)
 
 

@@ -119,12 +119,36 @@ def test_synthetic_config_cannot_drift_from_coco(path):
     assert heatmaps.shape[-2:] == (64, 48)
 
 
-@pytest.mark.parametrize('path', COCO_CONFIGS + SYNTHETIC_CONFIGS,
-                         ids=osp.basename)
+ALL_CONFIGS = sorted(
+    glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True))
+
+
+def test_all_configs_are_found():
+    assert set(COCO_CONFIGS + SYNTHETIC_CONFIGS) < set(ALL_CONFIGS)
+    assert any(p.endswith('learnability_r18_detection.py')
+               for p in ALL_CONFIGS)
+
+
+@pytest.mark.parametrize('path', ALL_CONFIGS,
+                         ids=lambda p: osp.relpath(p, REPO))
 def test_top_level_pipelines_are_the_ones_that_run(path):
+    """Every config's top-level pipeline variables (after inheritance) are
+    the pipelines its dataloaders run: a reader (or a child config that
+    reuses ``train_pipeline``) sees what trains."""
     cfg = Config.fromfile(path)
-    assert cfg.train_pipeline == cfg.train_dataloader.dataset.pipeline
-    assert cfg.val_pipeline == cfg.val_dataloader.dataset.pipeline
+    for phase in ('train', 'val', 'test'):
+        pipeline = cfg.get(f'{phase}_pipeline')
+        if pipeline is None:
+            continue
+        loader = cfg.get(f'{phase}_dataloader')
+        assert loader is not None, (
+            f'{phase}_pipeline is defined but no {phase}_dataloader runs it')
+        assert loader.dataset.pipeline == pipeline, (
+            f'{phase}_dataloader.dataset.pipeline is not {phase}_pipeline')
+    # without a test_pipeline, the test loader runs the val pipeline
+    if cfg.get('test_pipeline') is None and cfg.get('test_dataloader'):
+        assert cfg.test_dataloader.dataset.pipeline == cfg.val_pipeline
+    assert cfg.train_pipeline is not None
 
 
 def test_learnability_config_is_the_synthetic_detection_with_sigma_2():

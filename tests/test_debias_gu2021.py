@@ -7,7 +7,7 @@ import torch
 from mmpose.models.heads import IntegralRegressionHead
 
 import mmipr  # noqa: F401  (registers IntegralHead)
-from mmipr.heatmap import debias, debias_gu2021, expectation, flat_softmax
+from mmipr.heatmap import debias_gu2021, debias_mmpose, expectation, flat_softmax
 from mmipr.models.heads.integral_head import IntegralHead
 
 H, W = 64, 48
@@ -72,7 +72,7 @@ def test_gu2021_recovers_the_peak_expectation(x0, y0, wide, mass_per_pixel,
     assert (mmpose - mean).abs().max() > 0.5 * (plain - mean).abs().max()
     if beta == 1.0:  # ours equals MMPose's there (MMPose's C omits beta)
         torch.testing.assert_close(
-            debias(expectation(flat_softmax(logits)), logits)[0, 0], mmpose,
+            debias_mmpose(expectation(flat_softmax(logits)), logits)[0, 0], mmpose,
             rtol=0, atol=1e-5)
 
 
@@ -156,10 +156,28 @@ def test_head_debias_modes():
     mm = IntegralHead(debias=True, **common).integrate(logits)[0]
     alias = IntegralHead(debias='mmpose', **common).integrate(logits)[0]
     gu = IntegralHead(debias='gu2021', **common).integrate(logits)[0]
-    torch.testing.assert_close(mm, debias(plain, logits))
+    torch.testing.assert_close(mm, debias_mmpose(plain, logits))
     torch.testing.assert_close(alias, mm, rtol=0, atol=0)
     torch.testing.assert_close(gu, debias_gu2021(plain, logits))
     assert (gu[0, 0].double() - mean).abs().max() < 1e-3  # float32
     for bad in ('gu2020', 1, 'true', None):
         with pytest.raises(ValueError, match='debias'):
             IntegralHead(debias=bad, **common)
+
+
+def test_former_debias_name_is_mmposes_formula_and_warns_once():
+    """mmipr.heatmap.debias is MMPose's formula, now named debias_mmpose;
+    the old name gives the same values with one warning."""
+    import warnings
+
+    from mmipr.heatmap import debias
+    from mmipr.utils import deprecation
+    deprecation._warned.discard('mmipr.heatmap.debias')
+    logits = torch.randn(2, 3, 16, 12, dtype=torch.float64)
+    plain = expectation(flat_softmax(logits))
+    with pytest.warns(FutureWarning, match='debias_mmpose'):
+        old = debias(plain, logits)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        debias(plain, logits)
+    assert torch.equal(old, debias_mmpose(plain, logits))

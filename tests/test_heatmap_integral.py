@@ -7,7 +7,7 @@ from mmpose.models.heads import IntegralRegressionHead
 
 import mmipr  # noqa: F401  (makes mmpose importable)
 from mmipr.heatmap import (
-    debias,
+    debias_mmpose,
     expectation,
     flat_log_softmax,
     flat_softmax,
@@ -91,7 +91,7 @@ def test_matches_mmpose_integral_regression_head(debias_):
     ref, _ = _mmpose_ipr(W, H, K, debias_, 1.0)((logits, ))
     coords = expectation(flat_softmax(logits))
     if debias_:
-        coords = debias(coords, logits)
+        coords = debias_mmpose(coords, logits)
     ours = coords / torch.tensor([W, H], dtype=coords.dtype)
     # MMPose's grid i / W is computed in float32 before .double()
     torch.testing.assert_close(ours, ref, rtol=0, atol=1e-7)
@@ -106,7 +106,8 @@ def test_debias_at_other_beta_relates_to_mmpose():
     B, K, H, W = 2, 5, 16, 12
     logits = _logits(B, K, H, W, scale=0.5)
     ref, _ = _mmpose_ipr(W, H, K, True, 10.0)((logits, ))
-    coords = debias(expectation(flat_softmax(logits, 10.0)), logits, beta=1.0)
+    coords = debias_mmpose(expectation(flat_softmax(logits, 10.0)), logits,
+                           beta=1.0)
     torch.testing.assert_close(coords / torch.tensor([W, H]), ref,
                                rtol=0, atol=1e-7)
 
@@ -114,7 +115,7 @@ def test_debias_at_other_beta_relates_to_mmpose():
 def test_debias_is_stable_for_large_logits():
     logits = _logits(dtype=torch.float32) * 100
     coords = expectation(flat_softmax(logits))
-    out = debias(coords, logits)
+    out = debias_mmpose(coords, logits)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, coords)  # C huge: no correction
 

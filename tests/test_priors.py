@@ -77,10 +77,10 @@ def test_js_equals_mmpose_js_discret_loss(sigma):
 
 def test_js_loss_module_equals_mmpose_with_target_weights():
     # MMPose's JSDiscretLoss zeroes invisible joints and divides the sum by
-    # B; KLPriorLoss(divergence='js') averages over the visible joints V:
+    # B; JSPriorLoss averages over the visible joints V:
     # ours * |V| = MMPose's * B for 0/1 weights
     logits, kps = _inputs(seed=2)
-    loss = MODELS.build(dict(type='KLPriorLoss', divergence='js',
+    loss = MODELS.build(dict(type='JSPriorLoss',
                              loss_weight=1.0))(logits, kps, WEIGHTS)
     ref = JSDiscretLoss(use_target_weight=True)(
         flat_log_softmax(logits).exp(), _gaussian_ref(kps, 2.0),
@@ -119,7 +119,7 @@ def test_variance_regularization_equals_brute_force(sigma):
 
 @pytest.mark.parametrize('cfg', [
     dict(type='KLPriorLoss', divergence='kl_h_g'),
-    dict(type='KLPriorLoss', divergence='js'),
+    dict(type='JSPriorLoss'),
     dict(type='VarianceRegLoss'),
 ])
 def test_loss_modules_mask_weight_and_reuse_the_softmax(cfg):
@@ -131,8 +131,8 @@ def test_loss_modules_mask_weight_and_reuse_the_softmax(cfg):
     if cfg['type'] == 'VarianceRegLoss':
         per_joint = variance_regularization(log_h, 1.5)
     else:
-        fn = {'kl_h_g': reverse_gaussian_kl_divergence,
-              'js': gaussian_js_divergence}[cfg['divergence']]
+        fn = (gaussian_js_divergence if cfg['type'] == 'JSPriorLoss' else
+              reverse_gaussian_kl_divergence)
         per_joint = fn(log_h, torch.nan_to_num(kps, posinf=0.).where(
             kps.abs() < 1e5, 0.), 1.5)
     visible = WEIGHTS > 0
@@ -177,7 +177,7 @@ def test_default_weights_are_one_to_one_at_initialisation():
     ones = torch.ones(1, kps.shape[1])
     for cfg in (dict(type='KLPriorLoss'),
                 dict(type='KLPriorLoss', divergence='kl_h_g'),
-                dict(type='KLPriorLoss', divergence='js'),
+                dict(type='JSPriorLoss'),
                 dict(type='VarianceRegLoss')):
         loss = MODELS.build(cfg)(logits, kps, ones)
         assert loss.item() == pytest.approx(0.20, rel=0.02), cfg
@@ -186,7 +186,7 @@ def test_default_weights_are_one_to_one_at_initialisation():
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize('cfg', [
     dict(type='KLPriorLoss', divergence='kl_h_g'),
-    dict(type='KLPriorLoss', divergence='js'),
+    dict(type='JSPriorLoss'),
     dict(type='VarianceRegLoss'),
 ])
 def test_autocast_half_precision_is_float32_and_finite(cfg, dtype):
@@ -246,3 +246,21 @@ def test_bad_prior_arguments_raise():
         MODELS.build(dict(type='VarianceRegLoss', sigma=0.0))
     with pytest.raises(ValueError, match='sigma'):
         variance_regularization(torch.zeros(1, 1, 4, 4), float('inf'))
+
+
+def test_former_js_spelling_builds_the_js_prior_and_warns_once():
+    """KLPriorLoss(divergence='js') computed no KL: JSPriorLoss is its name;
+    the old spelling gives the same loss (and weight) with one warning."""
+    import warnings
+
+    from mmipr.utils import deprecation
+    deprecation._warned.discard("KLPriorLoss(divergence='js')")
+    logits, kps = _inputs(seed=6)
+    with pytest.warns(FutureWarning, match="type='JSPriorLoss'"):
+        old = MODELS.build(dict(type='KLPriorLoss', divergence='js'))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # the second use is silent
+        MODELS.build(dict(type='KLPriorLoss', divergence='js'))
+    new = MODELS.build(dict(type='JSPriorLoss'))
+    assert old.loss_weight == new.loss_weight == 0.325
+    assert torch.equal(old(logits, kps, WEIGHTS), new(logits, kps, WEIGHTS))

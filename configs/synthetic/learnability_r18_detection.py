@@ -53,22 +53,22 @@ model = dict(
         deconv_kernel_sizes=(4, 4, 4),
         decoder=codec))
 
+# The base's pipelines with this codec (its GenerateTarget encodes 32x24).
+train_pipeline = [
+    dict(type='CachedLoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(
+        type='RandomBBoxTransform', rotate_factor=30,
+        scale_factor=(0.75, 1.25)),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs')
+]
 train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(
-        data_root=data_root,
-        pipeline=[
-            dict(type='CachedLoadImage'),
-            dict(type='GetBBoxCenterScale'),
-            dict(type='RandomFlip', direction='horizontal'),
-            dict(
-                type='RandomBBoxTransform', rotate_factor=30,
-                scale_factor=(0.75, 1.25)),
-            dict(type='TopdownAffine', input_size=codec['input_size']),
-            dict(type='GenerateTarget', encoder=codec),
-            dict(type='PackPoseInputs')
-        ]))
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(data_root=data_root, bbox_file=None))
 test_dataloader = val_dataloader
 val_evaluator = dict(

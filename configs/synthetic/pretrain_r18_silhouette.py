@@ -55,6 +55,7 @@ train_pipeline = [
     dict(type='PackPoseInputs')
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_pipeline = None  # no validation: the base's pipeline runs nowhere here
 val_dataloader = None
 val_cfg = None
 val_evaluator = None

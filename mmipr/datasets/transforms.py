@@ -22,6 +22,8 @@ from mmpose.datasets.transforms import LoadImage
 from mmpose.registry import TRANSFORMS
 from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
 
+from mmipr.utils.validation import InvalidArgumentError, check_bool, check_number
+
 
 @TRANSFORMS.register_module()
 class CachedLoadImage(LoadImage):
@@ -45,11 +47,10 @@ class CachedLoadImage(LoadImage):
     """
 
     def __init__(self, max_cache_mb: float = 4096, **kwargs) -> None:
+        check_number('CachedLoadImage', 'max_cache_mb', max_cache_mb, low=0,
+                     hint='megabytes of decoded images kept; 0 caches '
+                     'nothing (the same as LoadImage)')
         super().__init__(**kwargs)
-        if max_cache_mb < 0:
-            raise ValueError(
-                f'max_cache_mb must be >= 0, got {max_cache_mb}; use 0 to '
-                'cache nothing (the same as LoadImage)')
         self.max_cache_bytes = int(max_cache_mb * 2**20)
         self._cache: dict[str, np.ndarray] = {}
         self._cached_bytes = 0
@@ -129,6 +130,16 @@ class GenerateSilhouetteTarget(BaseTransform):
     def __init__(self, heatmap_size: tuple[int, int],
                  use_udp: bool = False) -> None:
         super().__init__()
+        if not isinstance(heatmap_size, (list, tuple)) or len(
+                heatmap_size) != 2:
+            raise InvalidArgumentError(
+                'GenerateSilhouetteTarget: heatmap_size must be (width, '
+                f'height), two whole numbers >= 1, got {heatmap_size!r}')
+        for side in heatmap_size:
+            check_number('GenerateSilhouetteTarget', 'heatmap_size', side,
+                         integer=True, low=1,
+                         hint='(width, height) of the target in pixels')
+        check_bool('GenerateSilhouetteTarget', 'use_udp', use_udp)
         self.heatmap_size = tuple(int(v) for v in heatmap_size)
         self.use_udp = use_udp
 

@@ -18,6 +18,8 @@ from mmengine.runner.amp import autocast
 from mmpose.registry import HOOKS, OPTIM_WRAPPERS
 from torch import nn
 
+from mmipr.utils.validation import check_choice
+
 
 @OPTIM_WRAPPERS.register_module()
 class CPUAmpOptimWrapper(OptimWrapper):
@@ -47,11 +49,10 @@ class CPUAmpOptimWrapper(OptimWrapper):
     def __init__(self,
                  dtype: Union[str, torch.dtype] = 'bfloat16',
                  **kwargs) -> None:
-        if dtype not in ('bfloat16', torch.bfloat16):
-            raise ValueError(
-                f'CPUAmpOptimWrapper: dtype={dtype!r} is not supported; CPU '
-                "autocast runs in bfloat16 only (dtype='bfloat16'). For "
-                'float16 on a GPU use AmpOptimWrapper.')
+        check_choice(
+            'CPUAmpOptimWrapper', 'dtype', dtype, ('bfloat16', torch.bfloat16),
+            hint='CPU autocast runs in bfloat16 only; for float16 on a GPU '
+            'use AmpOptimWrapper')
         super().__init__(**kwargs)
         self.cast_dtype = torch.bfloat16
         if is_cuda_available():

@@ -20,6 +20,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmpose.registry import HOOKS
 
+from mmipr.utils.validation import check_number
+
 M_TRIM_THRESHOLD = -1  # mallopt(3) parameter numbers, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
 MAX_MMAP_THRESHOLD = 32 * 2**20  # glibc's cap on 64-bit systems
@@ -48,13 +50,12 @@ class GlibcMallocHook(Hook):
 
     def __init__(self, mmap_threshold: int = MAX_MMAP_THRESHOLD,
                  trim_threshold: int = INT_MAX) -> None:
-        if not 0 <= mmap_threshold <= MAX_MMAP_THRESHOLD:
-            raise ValueError(
-                f'mmap_threshold must be in [0, {MAX_MMAP_THRESHOLD}] bytes '
-                f'(glibc refuses more), got {mmap_threshold}')
-        if not 0 <= trim_threshold <= INT_MAX:
-            raise ValueError(f'trim_threshold must be in [0, {INT_MAX}] '
-                             f'bytes, got {trim_threshold}')
+        check_number('GlibcMallocHook', 'mmap_threshold', mmap_threshold,
+                     integer=True, low=0, high=MAX_MMAP_THRESHOLD,
+                     hint='bytes; glibc refuses more than 32 MiB')
+        check_number('GlibcMallocHook', 'trim_threshold', trim_threshold,
+                     integer=True, low=0, high=INT_MAX,
+                     hint="bytes; mallopt takes a C int")
         self.mmap_threshold = mmap_threshold
         self.trim_threshold = trim_threshold
 

@@ -1,4 +1,8 @@
-"""Pure tensor math on (B, K, H, W) heatmaps: no registry, no MMPose import, no I/O."""
+"""Pure tensor math on (B, K, H, W) heatmaps: no registry, no MMPose import, no I/O.
+
+``debias`` is the former name of ``debias_mmpose`` (it warns once).
+"""
+from .checks import check_beta, check_heatmaps  # noqa: F401
 from .decode import (  # noqa: F401
                      decode_argmax,
                      gaussian_blur,
@@ -9,9 +13,9 @@ from .decode import (  # noqa: F401
 )
 from .gaussian import gaussian_heatmaps, gaussian_kl_divergence, log_gaussian_heatmaps  # noqa: F401
 from .integral import (  # noqa: F401
-                       check_beta,
                        debias,
                        debias_gu2021,
+                       debias_mmpose,
                        expectation,
                        flat_log_softmax,
                        flat_softmax,

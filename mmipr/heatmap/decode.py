@@ -15,16 +15,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
-def _check_heatmaps(heatmaps: Tensor) -> None:
-    if heatmaps.dim() != 4:
-        raise ValueError('heatmaps must have shape (B, K, H, W), got '
-                         f'{tuple(heatmaps.shape)}; add the missing batch '
-                         'or keypoint dimension with unsqueeze()')
+from .checks import check_heatmaps
 
 
 def _check_keypoints(keypoints: Tensor, heatmaps: Tensor) -> None:
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     if keypoints.shape != heatmaps.shape[:2] + (2, ):
         raise ValueError(
             f'keypoints must have shape (B, K, 2) = '
@@ -117,7 +112,7 @@ def get_heatmap_maximum(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
           valued, in the heatmaps' dtype), shape (B, K, 2).
         - vals (Tensor): the maxima, shape (B, K).
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     W = heatmaps.shape[-1]
     vals, idx = _first_maximum(heatmaps.flatten(-2))
     locs = torch.stack((idx % W, idx // W), dim=-1).to(heatmaps.dtype)
@@ -224,7 +219,7 @@ def gaussian_blur(heatmaps: Tensor, kernel: Tensor) -> Tensor:
     Returns:
         Tensor: modulated heatmaps, shape (B, K, H, W).
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     k = kernel.numel()
     if kernel.dim() != 1 or k % 2 != 1:
         raise ValueError(f'kernel must be 1-D of odd length, got shape '

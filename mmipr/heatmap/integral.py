@@ -18,10 +18,13 @@ pixels lose the small tail mass that the bias compensation relies on.
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch import Tensor
+
+from mmipr.utils.deprecation import warn_once
+
+from .checks import check_heatmaps
 
 
 def _as_float(x: Tensor) -> Tensor:
@@ -33,39 +36,6 @@ def _as_float(x: Tensor) -> Tensor:
 def _full_precision(x: Tensor) -> torch.autocast:
     """Context disabling autocast, which would run matmul/einsum in half."""
     return torch.autocast(x.device.type, enabled=False)
-
-
-def _check_heatmaps(heatmaps: Tensor, name: str = 'heatmaps') -> None:
-    if heatmaps.dim() != 4:
-        raise ValueError(
-            f'{name} must have shape (B, K, H, W), got '
-            f'{tuple(heatmaps.shape)}; add the missing batch/joint axes with '
-            '`unsqueeze`.')
-
-
-def check_beta(beta: float, owner: str) -> None:
-    """Raise unless ``beta`` is a positive, finite number (a softmax scale).
-
-    beta = 0 makes softmax(beta * h) uniform whatever h: the expectation is
-    the heatmap centre and every gradient into the trunk is zero, so the
-    model never learns; a negative beta inverts the heatmap.
-
-    Args:
-        beta (float): the softmax scale to check.
-        owner (str): name used in the message (the module being built).
-
-    Raises:
-        TypeError: ``beta`` is not a real number.
-        ValueError: ``beta`` is not positive and finite.
-    """
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
-        raise TypeError(f'{owner}: beta must be a number, got {beta!r}')
-    if not (math.isfinite(beta) and beta > 0):
-        raise ValueError(
-            f'{owner}: beta must be positive and finite, got {beta}; '
-            'softmax(beta * h) with beta = 0 is uniform whatever h (zero '
-            'gradient into the trunk: the model never learns), and a '
-            'negative beta puts the mass on the lowest logits')
 
 
 def flat_log_softmax(heatmaps: Tensor, beta: float = 1.0) -> Tensor:
@@ -86,7 +56,7 @@ def flat_log_softmax(heatmaps: Tensor, beta: float = 1.0) -> Tensor:
         Tensor: log-normalised heatmaps, shape (B, K, H, W), float32 for
         half-precision input, else the input dtype.
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     x = _as_float(heatmaps)
     return torch.log_softmax(beta * x.flatten(2), dim=-1).view_as(x)
 
@@ -106,7 +76,7 @@ def flat_softmax(heatmaps: Tensor, beta: float = 1.0) -> Tensor:
         Tensor: normalised heatmaps h~, shape (B, K, H, W), float32 for
         half-precision input, else the input dtype.
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     x = _as_float(heatmaps)
     return torch.softmax(beta * x.flatten(2), dim=-1).view_as(x)
 
@@ -127,7 +97,7 @@ def expectation(heatmaps: Tensor) -> Tensor:
     Returns:
         Tensor: (x, y) in heatmap pixels, shape (B, K, 2).
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     H, W = heatmaps.shape[-2:]
     xs = torch.arange(W, device=heatmaps.device, dtype=heatmaps.dtype)
     ys = torch.arange(H, device=heatmaps.device, dtype=heatmaps.dtype)
@@ -137,7 +107,8 @@ def expectation(heatmaps: Tensor) -> Tensor:
     return torch.stack((jx, jy), dim=-1)
 
 
-def debias(coords: Tensor, heatmaps: Tensor, beta: float = 1.0) -> Tensor:
+def debias_mmpose(coords: Tensor, heatmaps: Tensor,
+                  beta: float = 1.0) -> Tensor:
     """Bias compensation of Gu et al. (2021), as MMPose implements it.
 
     Softmax gives every pixel mass, pulling the expectation toward the centre.
@@ -165,7 +136,7 @@ def debias(coords: Tensor, heatmaps: Tensor, beta: float = 1.0) -> Tensor:
     it therefore corrects far less than the full bias, which would be
     ``x' = (C x - H W (W - 1) / 2) / (C - H W)`` (:func:`debias_gu2021`). It
     is kept as MMPose has it so that results compare with MMPose's debiased
-    models.
+    models; hence its name (``IntegralHead(debias=True)`` or ``'mmpose'``).
 
     Args:
         coords (Tensor): expectations (x, y) in heatmap pixels, shape
@@ -177,12 +148,24 @@ def debias(coords: Tensor, heatmaps: Tensor, beta: float = 1.0) -> Tensor:
     Returns:
         Tensor: compensated (x, y) in heatmap pixels, shape (B, K, 2).
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     H, W = heatmaps.shape[-2:]
     log_c = torch.logsumexp(beta * _as_float(heatmaps).flatten(2), dim=-1)
     inv_c = torch.exp(-log_c)[..., None]  # (B, K, 1)
     half_size = coords.new_tensor([W / 2, H / 2])
     return (coords - half_size * inv_c) / (1 - inv_c)
+
+
+def debias(coords: Tensor, heatmaps: Tensor, beta: float = 1.0) -> Tensor:
+    """Former name of :func:`debias_mmpose` (MMPose's formula); warns once.
+
+    Args and Returns: as :func:`debias_mmpose`.
+    """
+    warn_once('mmipr.heatmap.debias',
+              'mmipr.heatmap.debias is MMPose\'s bias compensation and is now '
+              'named debias_mmpose (beside debias_gu2021); the old name will '
+              'be removed')
+    return debias_mmpose(coords, heatmaps, beta)
 
 
 def debias_gu2021(coords: Tensor, heatmaps: Tensor,
@@ -209,7 +192,7 @@ def debias_gu2021(coords: Tensor, heatmaps: Tensor,
 
     On logits that are 0 except on a peak region this recovers the peak's
     own expectation (that of its excess mass e^{beta h} - 1) exactly, for any
-    beta. :func:`debias` (MMPose's) has the same form with H W replaced by 1
+    beta. :func:`debias_mmpose` (MMPose's) has the same form with H W replaced by 1
     and c by (W / 2, H / 2), so it removes only about 1 / (H W) of the bias.
 
     Numerics: log Z by log-sum-exp, ``w = -expm1(log(H W) - log Z)``
@@ -232,7 +215,7 @@ def debias_gu2021(coords: Tensor, heatmaps: Tensor,
         Tensor: compensated (x, y) in heatmap pixels, shape (B, K, 2),
         float32 for half-precision input, else the input dtype.
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     H, W = heatmaps.shape[-2:]
     x = _as_float(heatmaps)
     j = _as_float(coords)
@@ -274,7 +257,7 @@ def integral_l1_grad(heatmaps: Tensor, coords: Tensor, target: Tensor,
     Returns:
         Tensor: dL/dh, shape (B, K, H, W).
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     H, W = heatmaps.shape[-2:]
     sign = torch.sign(coords - target)
     xs = torch.arange(W, device=heatmaps.device, dtype=heatmaps.dtype)

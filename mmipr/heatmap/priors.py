@@ -30,8 +30,9 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
+from .checks import check_heatmaps
 from .gaussian import _exponents, log_gaussian_heatmaps
-from .integral import _as_float, _check_heatmaps, _full_precision
+from .integral import _as_float, _full_precision
 
 
 def _finite_log(log_heatmaps: Tensor) -> Tensor:
@@ -41,7 +42,7 @@ def _finite_log(log_heatmaps: Tensor) -> Tensor:
     ``0 * (-inf)`` terms NaN; a very negative finite value gives the same
     forward value (exp(min) = 0) and zero gradients.
     """
-    _check_heatmaps(log_heatmaps, 'log_heatmaps')
+    check_heatmaps(log_heatmaps, 'log_heatmaps')
     x = _as_float(log_heatmaps)
     return x.clamp(min=torch.finfo(x.dtype).min)
 
@@ -148,7 +149,7 @@ def heatmap_variance(heatmaps: Tensor) -> Tensor:
         Tensor: (Var_x, Var_y), shape (B, K, 2), float32 for half-precision
         input, else the input dtype.
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     h = _as_float(heatmaps)
     H, W = h.shape[-2:]
     xs = torch.arange(W, device=h.device, dtype=h.dtype)

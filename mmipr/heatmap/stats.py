@@ -12,7 +12,8 @@ from typing import Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .integral import _check_heatmaps, expectation, flat_softmax
+from .checks import check_heatmaps
+from .integral import expectation, flat_softmax
 
 
 def round_half_up(x: Tensor) -> Tensor:
@@ -111,7 +112,7 @@ def normalize_heatmaps(heatmaps: Tensor, mode: str = 'softmax',
     if mode == 'softmax':
         return flat_softmax(heatmaps, beta)
     if mode == 'sum':
-        _check_heatmaps(heatmaps)
+        check_heatmaps(heatmaps)
         pos = heatmaps.clamp(min=0).flatten(2)
         total = pos.sum(-1, keepdim=True)
         uniform = torch.full_like(pos, 1.0 / pos.shape[-1])
@@ -174,7 +175,7 @@ def pearson_chi_square(heatmaps: Tensor, centers: Tensor,
     Returns:
         Tensor: chi-square values, float64, shape (B, K, len(sigmas)).
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     values, valid, xi, yi = _window(heatmaps.double(), centers, s)
     obs = values / values.sum(dim=(-2, -1), keepdim=True)
     sig = torch.as_tensor(sigmas, dtype=torch.float64,
@@ -255,7 +256,7 @@ def expected_epe(heatmaps: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
     Returns:
         tuple: E_de and E_re in heatmap pixels, each shape (B, K).
     """
-    _check_heatmaps(heatmaps)
+    check_heatmaps(heatmaps)
     H, W = heatmaps.shape[-2:]
     xs = torch.arange(W, device=heatmaps.device, dtype=heatmaps.dtype)
     ys = torch.arange(H, device=heatmaps.device, dtype=heatmaps.dtype)

@@ -20,6 +20,7 @@ import os
 import os.path as osp
 import statistics
 import sys
+from typing import Optional
 
 import torch
 
@@ -35,6 +36,7 @@ from mmpose.testing import get_packed_inputs  # noqa: E402
 from report import write_section  # noqa: E402
 
 import mmipr  # noqa: E402,F401
+from mmipr.utils.validation import non_negative_int, positive_int  # noqa: E402
 
 REPO = osp.join(osp.dirname(__file__), '..', '..')
 CONFIG = 'configs/synthetic/learnability_r18_detection.py'
@@ -67,14 +69,19 @@ def cpu_flags() -> str:
     return ', '.join(found) or 'no bfloat16 units'
 
 
-def main() -> None:
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """The command line, every number checked (mmipr.utils.validation)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--batch', type=int, default=32)
-    parser.add_argument('--reps', type=int, default=8)
-    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--batch', type=positive_int, default=32)
+    parser.add_argument('--reps', type=positive_int, default=8)
+    parser.add_argument('--warmup', type=non_negative_int, default=2)
     parser.add_argument('--no-report', action='store_true',
                         help='do not write docs/benchmarks.md')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     init_default_scope('mmpose')  # CPUAmpOptimWrapper is in MMPose's scope
     cfg = Config.fromfile(osp.join(REPO, CONFIG))

@@ -31,6 +31,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from typing import Optional
 
 import torch
 
@@ -46,6 +47,7 @@ from report import write_section  # noqa: E402
 
 import mmipr  # noqa: E402,F401
 from mmipr.engine import GlibcMallocHook  # noqa: E402
+from mmipr.utils.validation import positive_int  # noqa: E402
 
 WAYS = {  # name: (image loading transform, dataloader worker processes)
     'LoadImage, 2 workers': ('LoadImage', 2),
@@ -86,14 +88,19 @@ def seconds_per_iteration(cfg: Config, load: str, num_workers: int,
     return timed_epoch(loader, model, optim_wrapper)
 
 
-def main() -> None:
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """The command line, every number checked (mmipr.utils.validation)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--instances', type=int, default=1600,
+    parser.add_argument('--instances', type=positive_int, default=1600,
                         help='people of the train split used (a prefix)')
-    parser.add_argument('--rounds', type=int, default=2)
+    parser.add_argument('--rounds', type=positive_int, default=2)
     parser.add_argument('--no-report', action='store_true',
                         help='do not write docs/benchmarks.md')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     init_default_scope('mmpose')
     # the process settings of a training run of the config: MMEngine's

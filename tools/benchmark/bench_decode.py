@@ -21,6 +21,7 @@ import platform
 import statistics
 import sys
 import time
+from typing import Optional
 
 import cv2
 import torch
@@ -33,25 +34,37 @@ from report import write_section  # noqa: E402
 
 import mmipr  # noqa: E402,F401  (first: makes mmpose importable, registers)
 from mmipr.heatmap.decode import decode_argmax  # noqa: E402
+from mmipr.utils.validation import positive_int  # noqa: E402
 
 
-def parse_args() -> argparse.Namespace:
+def torch_device(text: str) -> str:
+    """An ``argparse`` type: a device name torch accepts."""
+    try:
+        return str(torch.device(text))
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a torch device such as 'cpu' or 'cuda:0', got "
+            f'{text!r}') from None
+
+
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """The command line, every number checked (mmipr.utils.validation)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--instances', type=int, default=256)
-    parser.add_argument('--keypoints', type=int, default=17)
+    parser.add_argument('--instances', type=positive_int, default=256)
+    parser.add_argument('--keypoints', type=positive_int, default=17)
     parser.add_argument(
-        '--heatmap-size', type=int, nargs=2, default=(48, 64),
+        '--heatmap-size', type=positive_int, nargs=2, default=(48, 64),
         metavar=('W', 'H'))
-    parser.add_argument('--repeats', type=int, default=11)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--repeats', type=positive_int, default=11)
+    parser.add_argument('--device', type=torch_device, default='cpu')
     parser.add_argument(
-        '--threads', type=int, default=1,
+        '--threads', type=positive_int, default=1,
         help='CPU threads for torch and OpenCV alike (default 1: stable '
         'timings on a shared machine)')
     parser.add_argument(
         '--no-write', action='store_true',
         help='print the table without writing docs/benchmarks.md')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def trained_like(B: int, K: int, H: int, W: int) -> torch.Tensor:

@@ -22,6 +22,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from typing import Optional
 
 import torch
 
@@ -34,6 +35,7 @@ from mmpose.structures import PoseDataSample  # noqa: E402
 from report import write_section  # noqa: E402
 
 import mmipr  # noqa: E402,F401
+from mmipr.utils.validation import positive_int  # noqa: E402
 
 K = 17
 INPUT_SIZE = (192, 256)  # (w, h)
@@ -157,13 +159,18 @@ def calibrate(batch: int, batches: int = 4) -> dict:
     return out
 
 
-def main() -> None:
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """The command line, every number checked (mmipr.utils.validation)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--batch', type=int, default=32)
-    parser.add_argument('--reps', type=int, default=10)
+    parser.add_argument('--batch', type=positive_int, default=32)
+    parser.add_argument('--reps', type=positive_int, default=10)
     parser.add_argument('--no-write', action='store_true',
                         help='print only, do not update docs/benchmarks.md')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     heads = build_heads()
     full = bench_speed(heads, args.batch, args.reps)

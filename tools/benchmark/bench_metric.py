@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -33,6 +34,8 @@ sys.path.insert(0, osp.dirname(__file__))
 # the repository's mmipr, not an installed copy
 sys.path.insert(1, osp.join(osp.dirname(__file__), '..', '..'))
 from report import write_section
+
+from mmipr.utils.validation import positive_int
 
 
 def random_annotations(num_instances: int, num_keypoints: int = 17,
@@ -196,18 +199,23 @@ def stage_timer(totals: dict):
                 setattr(obj, name, f)
 
 
-def main() -> None:
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """The command line, every number checked (mmipr.utils.validation)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--num-instances', type=int, default=20000,
+    parser.add_argument('--num-instances', type=positive_int, default=20000,
                         help='ground-truth instances (predictions are about '
                         'as many)')
     parser.add_argument('--modes', nargs='+', default=['gt', 'det'],
                         choices=['gt', 'det'])
-    parser.add_argument('--rounds', type=int, default=3,
+    parser.add_argument('--rounds', type=positive_int, default=3,
                         help='alternating rounds of all runs (medians)')
     parser.add_argument('--no-write', action='store_true',
                         help='do not update docs/benchmarks.md')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     import mmpose
     from mmengine.logging import MMLogger

@@ -25,6 +25,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from typing import Optional
 
 import torch
 
@@ -38,6 +39,7 @@ from mmpose.testing import get_packed_inputs  # noqa: E402
 from report import write_section  # noqa: E402
 
 import mmipr  # noqa: E402,F401
+from mmipr.utils.validation import cli_number, non_negative_int, positive_int  # noqa: E402
 
 REPO = osp.join(osp.dirname(__file__), '..', '..')
 CONFIGS = dict(
@@ -69,16 +71,22 @@ def step(model, optim_wrapper, data: dict) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """The command line, every number checked (mmipr.utils.validation)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--batch', type=int, default=32)
-    parser.add_argument('--reps', type=int, default=10)
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--limit', type=float, default=1.05,
-                        help='largest allowed integral/detection time ratio')
+    parser.add_argument('--batch', type=positive_int, default=32)
+    parser.add_argument('--reps', type=positive_int, default=10)
+    parser.add_argument('--warmup', type=non_negative_int, default=2)
+    parser.add_argument(
+        '--limit', type=cli_number(low=0, low_open=True, hint='a time ratio'),
+        default=1.05, help='largest allowed integral/detection time ratio')
     parser.add_argument('--no-report', action='store_true',
                         help='do not write docs/benchmarks.md')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     torch.manual_seed(0)
     # the detection codec gives both models' (equal) input and heatmap sizes

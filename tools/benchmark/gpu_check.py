@@ -28,11 +28,13 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Optional
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(1, REPO)
+from mmipr.utils.validation import non_negative_int, positive_int  # noqa: E402
 
 #: the paper's two main variants at full size
 R50_CONFIGS = dict(detection='configs/sbl_r50_detection.py',
@@ -126,14 +128,19 @@ def run_step(label: str, cmd: list, timeout: int) -> tuple:
     return label, ok, time.perf_counter() - t0, out
 
 
-def main() -> int:
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """The command line, every number checked (mmipr.utils.validation)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--batch', type=int, default=64)
-    parser.add_argument('--reps', type=int, default=10)
-    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--batch', type=positive_int, default=64)
+    parser.add_argument('--reps', type=positive_int, default=10)
+    parser.add_argument('--warmup', type=non_negative_int, default=3)
     parser.add_argument('--no-write', action='store_true',
                         help='do not update docs/benchmarks.md')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> int:
+    args = parse_args()
 
     import torch
     if not torch.cuda.is_available():

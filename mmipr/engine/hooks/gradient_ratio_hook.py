@@ -9,6 +9,8 @@ from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
 from torch import Tensor, nn
 
+from mmipr.utils.validation import InvalidArgumentError, check_number
+
 
 @HOOKS.register_module()
 class PriorGradientRatioHook(Hook):
@@ -55,10 +57,16 @@ class PriorGradientRatioHook(Hook):
                  logits_layer: str = 'final_layer',
                  integral_loss: str = 'loss_module',
                  prior_loss: str = 'prior_loss_module'):
-        if interval < 1:
-            raise ValueError(
-                f'PriorGradientRatioHook: interval must be >= 1, got '
-                f'{interval}')
+        check_number('PriorGradientRatioHook', 'interval', interval,
+                     integer=True, low=1,
+                     hint='measure every `interval` training iterations')
+        for name, value in (('logits_layer', logits_layer),
+                            ('integral_loss', integral_loss),
+                            ('prior_loss', prior_loss)):
+            if not (isinstance(value, str) and value.isidentifier()):
+                raise InvalidArgumentError(
+                    f'PriorGradientRatioHook: {name} must be the name of an '
+                    f'attribute of the head (a str), got {value!r}')
         self.interval = interval
         self.names = dict(logits=logits_layer, integral=integral_loss,
                           prior=prior_loss)

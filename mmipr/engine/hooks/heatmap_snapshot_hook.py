@@ -14,6 +14,7 @@ from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
 
 from mmipr.analysis.samples import keypoints_in_heatmap
+from mmipr.utils.validation import InvalidArgumentError, check_bool, check_number
 
 
 @HOOKS.register_module()
@@ -57,11 +58,32 @@ class HeatmapSnapshotHook(Hook):
                  at_start: bool = True,
                  out_dir: str = 'heatmap_snapshots',
                  cols: int = 6):
-        if interval < 1:
-            raise ValueError(
-                f'HeatmapSnapshotHook: interval must be >= 1, got {interval}')
-        if not len(indices):
-            raise ValueError('HeatmapSnapshotHook: give at least one index')
+        owner = 'HeatmapSnapshotHook'
+        if not isinstance(indices, (list, tuple)) or not indices:
+            raise InvalidArgumentError(
+                f'{owner}: indices must be a non-empty list of whole numbers '
+                f'(validation sample indices), got {indices!r}; give at '
+                'least one index')
+        for index in indices:
+            check_number(owner, 'indices', index, integer=True,
+                         hint='indices of validation samples')
+        check_number(owner, 'interval', interval, integer=True, low=1,
+                     hint='snapshot every `interval` epochs')
+        if keypoint_indices is not None:
+            if not isinstance(keypoint_indices, (list, tuple)):
+                raise InvalidArgumentError(
+                    f'{owner}: keypoint_indices must be None (all) or a '
+                    f'list of whole numbers >= 0, got {keypoint_indices!r}')
+            for index in keypoint_indices:
+                check_number(owner, 'keypoint_indices', index, integer=True,
+                             low=0, hint='indices of keypoints to draw')
+        check_bool(owner, 'at_start', at_start)
+        if not isinstance(out_dir, str) or not out_dir:
+            raise InvalidArgumentError(
+                f'{owner}: out_dir must be a folder name (a non-empty str), '
+                f'got {out_dir!r}')
+        check_number(owner, 'cols', cols, integer=True, low=1,
+                     hint='panels per row of the PNG')
         self.indices = list(indices)
         self.interval = interval
         self.keypoint_indices = keypoint_indices

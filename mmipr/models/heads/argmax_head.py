@@ -15,6 +15,8 @@ from torch import Tensor
 
 from mmipr.heatmap.decode import decode_argmax
 
+from .trunk_args import check_trunk_channels
+
 
 def _instance_data(**fields) -> InstanceData:
     """``InstanceData(**fields)`` for fields of one instance each (arrays of
@@ -116,8 +118,9 @@ class ArgmaxHead(HeatmapHead):
 
     _warned_fallback = False
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, in_channels, out_channels, *args, **kwargs) -> None:
+        check_trunk_channels('ArgmaxHead', in_channels, out_channels)
+        super().__init__(in_channels, out_channels, *args, **kwargs)
         check_heatmap_codec(self.decoder)
 
     def decode(self, batch_outputs: Tensor) -> InstanceList:

@@ -14,9 +14,18 @@ from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, Features, OptConfigType, OptSampleList, Predictions
 from torch import Tensor
 
-from mmipr.heatmap import check_beta, debias_gu2021, expectation, flat_log_softmax, flat_softmax
-from mmipr.heatmap import debias as debias_mmpose
+from mmipr.heatmap import (
+    check_beta,
+    debias_gu2021,
+    debias_mmpose,
+    expectation,
+    flat_log_softmax,
+    flat_softmax,
+)
 from mmipr.heatmap.stats import activation_sum
+from mmipr.utils.validation import InvalidArgumentError, check_choice, check_number
+
+from .trunk_args import check_trunk_channels
 
 OptIntSeq = Optional[Sequence[int]]
 
@@ -78,7 +87,7 @@ class IntegralHead(HeatmapHead):
             training and testing. ``False``: none (the paper's analysis
             assumes the bias negligible). ``True`` (or ``'mmpose'``):
             MMPose's ``IntegralRegressionHead(debias=True)`` formula
-            (:func:`mmipr.heatmap.debias`), so published MMPose models
+            (:func:`mmipr.heatmap.debias_mmpose`), so published MMPose models
             compare. ``'gu2021'``: the compensation derived for zero
             background logits over the H * W pixels, beta included
             (:func:`mmipr.heatmap.debias_gu2021`), exact on such maps.
@@ -89,12 +98,18 @@ class IntegralHead(HeatmapHead):
         prior_loss (dict, optional): a loss on the normalised heatmap, called
             as ``prior_loss(log_heatmaps, keypoints_in_heatmap_px, weights,
             log_normalized=True)``: ``dict(type='KLPriorLoss', sigma=2.0)``
-            (the paper's KL(G || h~)), with ``divergence='kl_h_g'`` or
-            ``'js'`` for dsntnn's reverse KL or DSNT's Jensen-Shannon, or
-            ``dict(type='VarianceRegLoss', sigma=2.0)``. Its ``beta``
+            (the paper's KL(G || h~)), with ``divergence='kl_h_g'`` for
+            dsntnn's reverse KL, ``dict(type='JSPriorLoss', sigma=2.0)``
+            (DSNT's Jensen-Shannon) or ``dict(type='VarianceRegLoss',
+            sigma=2.0)``. Its ``beta``
             defaults to this head's and must equal it. Default: None.
         score_window (int): half-size s of the window of the keypoint score
-            A(s). Default: 2.
+            A(s), a whole number >= 0 whose window must leave part of the
+            heatmap out: 2s + 1 < min(H, W) (a window as large as the
+            heatmap scores every keypoint 1, and OKS rescoring silently
+            becomes box ranking). Checked against the decoder's heatmap
+            size when it has one (``IntegralRegressionLabel``), else at the
+            first forward. Default: 2.
         decoder (dict, optional): codec that decodes normalised coordinates
             (``RegressionLabel``, ``IntegralRegressionLabel``).
         init_cfg (dict, optional): as HeatmapHead.
@@ -115,6 +130,16 @@ class IntegralHead(HeatmapHead):
                  score_window: int = 2,
                  decoder: OptConfigType = None,
                  init_cfg: OptConfigType = None):
+        check_trunk_channels('IntegralHead', in_channels, out_channels)
+        check_beta(beta, 'IntegralHead')
+        check_choice(
+            'IntegralHead', 'debias', debias, (False, True, 'mmpose', 'gu2021'),
+            hint="True or 'mmpose': MMPose's formula; 'gu2021': Gu et al. "
+            '2021 as derived on the pixel grid')
+        check_number('IntegralHead', 'score_window', score_window,
+                     integer=True, low=0,
+                     hint='the half-size s of the (2s+1) x (2s+1) window of '
+                     'the keypoint score A(s)')
         super().__init__(
             in_channels=in_channels,
             out_channels=out_channels,
@@ -133,19 +158,13 @@ class IntegralHead(HeatmapHead):
                 'size; its decoder must be a codec of such coordinates '
                 "(type='RegressionLabel' or 'IntegralRegressionLabel'), got "
                 f'{type(self.decoder).__name__}')
-        if score_window < 0:
-            raise ValueError(
-                f'IntegralHead: score_window must be >= 0, got {score_window}')
-        check_beta(beta, 'IntegralHead')
-        if debias not in (False, True, 'mmpose', 'gu2021') or (
-                not isinstance(debias, (bool, str))):
-            raise ValueError(
-                "IntegralHead: debias must be False, True (MMPose's formula; "
-                "alias 'mmpose') or 'gu2021' (Gu et al. 2021 as derived on "
-                f'the pixel grid), got {debias!r}')
         self.beta = beta
         self.debias = debias
         self.score_window = score_window
+        heatmap_codec = getattr(self.decoder, 'heatmap_codec', None)
+        if getattr(heatmap_codec, 'heatmap_size', None) is not None:
+            width, height = heatmap_codec.heatmap_size
+            self._check_score_window(height, width, 'the decoder')
         if prior_loss is not None:
             prior_loss = dict(prior_loss)
             prior_loss.setdefault('beta', beta)
@@ -174,6 +193,9 @@ class IntegralHead(HeatmapHead):
             - log_heatmaps (Tensor | None): log h~, (B, K, H, W), if
               ``with_log``.
         """
+        # Checked here, where the size is first known, so that a training
+        # run stops at its first iteration, not at its first validation.
+        self._check_score_window(*logits.shape[-2:], 'the trunk')
         if with_log:
             log_heatmaps = flat_log_softmax(logits, self.beta)
             heatmaps = log_heatmaps.exp()
@@ -186,6 +208,25 @@ class IntegralHead(HeatmapHead):
         elif self.debias:
             coords = debias_mmpose(coords, logits, self.beta)
         return coords, heatmaps, log_heatmaps
+
+    def _check_score_window(self, height: int, width: int,
+                            source: str) -> None:
+        """Raise unless the A(s) window leaves part of an H x W heatmap out.
+
+        Args:
+            height, width (int): the heatmap size H, W.
+            source (str): where the size comes from, for the message.
+        """
+        largest = (min(height, width) - 2) // 2
+        if self.score_window > largest:
+            raise InvalidArgumentError(
+                f'IntegralHead: score_window must be a whole number >= 0 and '
+                f'<= {largest} for the {width}x{height} (W x H) heatmaps of '
+                f'{source}, got {self.score_window}: its '
+                f'{2 * self.score_window + 1}-pixel window must leave part of '
+                'the heatmap out (2s + 1 < min(H, W)), or every keypoint '
+                'scores about 1 and OKS rescoring silently turns into box '
+                'ranking')
 
     @staticmethod
     def _heatmap_size(heatmaps: Tensor) -> Tensor:

@@ -1,9 +1,9 @@
-"""Spatial priors on the softmax-normalised heatmap: the paper's KL(G || h~),
-the reverse KL and Jensen-Shannon of dsntnn / DSNT (:class:`KLPriorLoss`),
-and dsntnn's variance regulariser (:class:`VarianceRegLoss`)."""
+"""Spatial priors on the softmax-normalised heatmap: the paper's KL(G || h~)
+and dsntnn's reverse KL (:class:`KLPriorLoss`), DSNT's Jensen-Shannon
+(:class:`JSPriorLoss`), and dsntnn's variance regulariser
+(:class:`VarianceRegLoss`)."""
 from __future__ import annotations
 
-import math
 from typing import Callable, Dict, Optional
 
 import torch
@@ -18,12 +18,14 @@ from mmipr.heatmap import (
     reverse_gaussian_kl_divergence,
     variance_regularization,
 )
+from mmipr.utils.deprecation import warn_once
+from mmipr.utils.validation import check_bool, check_choice, check_number
 
-#: divergence name -> function(log_heatmaps, centers, sigma) -> (B, K)
+#: KLPriorLoss's divergence name -> function(log_heatmaps, centers, sigma)
+#: -> (B, K)
 DIVERGENCES: Dict[str, Callable[[Tensor, Tensor, float], Tensor]] = {
     'kl_g_h': gaussian_kl_divergence,
     'kl_h_g': reverse_gaussian_kl_divergence,
-    'js': gaussian_js_divergence,
 }
 
 #: 1:1 weights with the L1 term at initialisation (see KLPriorLoss): the L1
@@ -43,7 +45,11 @@ class _HeatmapPriorLoss(nn.Module):
     def __init__(self, beta: float, use_target_weight: bool,
                  loss_weight: float):
         super().__init__()
-        check_beta(beta, type(self).__name__)
+        owner = type(self).__name__
+        check_beta(beta, owner)
+        check_bool(owner, 'use_target_weight', use_target_weight)
+        check_number(owner, 'loss_weight', loss_weight, low=0,
+                     hint='a negative weight would reward leaving the prior')
         self.beta = beta
         self.use_target_weight = use_target_weight
         self.loss_weight = loss_weight
@@ -112,10 +118,19 @@ class _HeatmapPriorLoss(nn.Module):
         return loss.sum() / visible.sum().clamp(min=1) * self.loss_weight
 
 
+def _check_sigma(owner: str, sigma: float) -> float:
+    """sigma of a Gaussian prior: finite and positive (an infinite sigma
+    would make the prior uniform, i.e. no prior at all)."""
+    return check_number(
+        owner, 'sigma', sigma, low=0, low_open=True,
+        hint='the standard deviation of the prior in heatmap pixels (the '
+        "paper's 1.5 to 3); an infinite sigma would make the prior uniform")
+
+
 @MODELS.register_module()
 class KLPriorLoss(_HeatmapPriorLoss):
     """Gaussian spatial prior on h~ = softmax(beta h): the paper's KL(G_sigma
-    || h~) (Sec. 4.2, App. A.4) by default, or the divergences of dsntnn/DSNT.
+    || h~) (Sec. 4.2, App. A.4) by default, or dsntnn's reverse KL.
 
     .. math::
         L_p = \\frac{1}{|V|} \\sum_{(b, k)} w_{bk} \\, D(G, \\tilde h),
@@ -126,9 +141,10 @@ class KLPriorLoss(_HeatmapPriorLoss):
     - ``'kl_g_h'`` (default): KL(G || h~) = sum_p G_p (log G_p - log h~_p),
       the paper's (:func:`~mmipr.heatmap.gaussian_kl_divergence`);
     - ``'kl_h_g'``: KL(h~ || G), dsntnn's ``kl_reg_losses`` direction
-      (:func:`~mmipr.heatmap.reverse_gaussian_kl_divergence`);
-    - ``'js'``: Jensen-Shannon, DSNT's (dsntnn's ``js_reg_losses``, MMPose's
-      ``JSDiscretLoss``) (:func:`~mmipr.heatmap.gaussian_js_divergence`).
+      (:func:`~mmipr.heatmap.reverse_gaussian_kl_divergence`).
+
+    DSNT's Jensen-Shannon prior is :class:`JSPriorLoss`; the former spelling
+    ``KLPriorLoss(divergence='js')`` still builds it, with a warning.
 
     G is a Gaussian of standard deviation ``sigma`` (heatmap pixels) centred
     on the ground truth, normalised to sum 1 over the heatmap; w the target
@@ -153,22 +169,23 @@ class KLPriorLoss(_HeatmapPriorLoss):
     and the heatmap size only through L_p's entropy and log(H W) terms; the
     paper keeps it fixed across sigma, so does this default.
 
-    The other divergences' defaults follow the same rule: their mean value
+    The other priors' defaults follow the same rule: their mean value
     on a uniform 64x48 heatmap, sigma 2, ground truths over the central
     80 % (``DEFAULT_LOSS_WEIGHTS``): KL(h~ || G) = 105.0 (it grows with the
-    squared distances of the whole map to the centre), so 0.0019; JS =
-    0.616 (bounded by log 2), so 0.325.
+    squared distances of the whole map to the centre), so 0.0019; JS
+    (:class:`JSPriorLoss`) = 0.616 (bounded by log 2), so 0.325.
 
     Args:
-        sigma (float): standard deviation of the prior in heatmap pixels.
-            Default: 2.0.
+        sigma (float): standard deviation of the prior in heatmap pixels,
+            positive and finite. Default: 2.0.
         beta (float): softmax scale, as the head's; positive and finite.
             Default: 1.0.
         use_target_weight (bool): weight each joint by its target weight and
             average over joints with positive weight. Default: True.
-        loss_weight (float, optional): weight of the loss. Default: None,
-            the divergence's 1:1 weight (0.0525 for ``'kl_g_h'``).
-        divergence (str): ``'kl_g_h'``, ``'kl_h_g'`` or ``'js'``.
+        loss_weight (float, optional): weight of the loss, >= 0. Default:
+            None, the divergence's 1:1 weight (0.0525 for ``'kl_g_h'``).
+        divergence (str): ``'kl_g_h'`` or ``'kl_h_g'`` (``'js'``: the
+            former spelling of :class:`JSPriorLoss`, warns).
             Default: ``'kl_g_h'``.
     """
 
@@ -178,22 +195,70 @@ class KLPriorLoss(_HeatmapPriorLoss):
                  use_target_weight: bool = True,
                  loss_weight: Optional[float] = None,
                  divergence: str = 'kl_g_h'):
-        if divergence not in DIVERGENCES:
-            raise ValueError(
-                f'KLPriorLoss: divergence must be one of '
-                f'{sorted(DIVERGENCES)}, got {divergence!r}')
+        if divergence == 'js':
+            warn_once(
+                "KLPriorLoss(divergence='js')",
+                "KLPriorLoss(divergence='js') computes the Jensen-Shannon "
+                "divergence, not a KL: write dict(type='JSPriorLoss', "
+                'sigma=...) instead (same loss, same default weight)')
+            divergence_fn = gaussian_js_divergence
+        else:
+            check_choice('KLPriorLoss', 'divergence', divergence,
+                         sorted(DIVERGENCES),
+                         hint="for DSNT's Jensen-Shannon prior use "
+                         "type='JSPriorLoss'")
+            divergence_fn = DIVERGENCES[divergence]
+        check_number('KLPriorLoss', 'loss_weight', loss_weight, low=0,
+                     allow_none=True)
         if loss_weight is None:
             loss_weight = DEFAULT_LOSS_WEIGHTS[divergence]
         super().__init__(beta, use_target_weight, loss_weight)
-        if not sigma > 0:
-            raise ValueError(f'KLPriorLoss: sigma must be positive, got {sigma}')
-        self.sigma = sigma
+        self.sigma = _check_sigma('KLPriorLoss', sigma)
         self.divergence = divergence
-        self._divergence_fn = DIVERGENCES[divergence]
+        self._divergence_fn = divergence_fn
 
     def per_joint(self, log_pred: Tensor, target: Tensor) -> Tensor:
         """D(G, h~) per joint, shape (B, K)."""
         return self._divergence_fn(log_pred, target, self.sigma)
+
+
+@MODELS.register_module()
+class JSPriorLoss(_HeatmapPriorLoss):
+    """Jensen-Shannon divergence of h~ = softmax(beta h) and the Gaussian
+    prior: DSNT's regulariser (Nibali et al. 2018; dsntnn's
+    ``js_reg_losses``, MMPose's ``JSDiscretLoss``).
+
+    .. math::
+        L_p = \\frac{1}{|V|} \\sum_{(b, k)} w_{bk} \\, JS(\\tilde h, G)
+
+    (:func:`~mmipr.heatmap.gaussian_js_divergence`, in nats, bounded by
+    log 2). G, the weighting, masking of invisible joints and precision as
+    :class:`KLPriorLoss`. Formerly spelt ``KLPriorLoss(divergence='js')``.
+
+    The default ``loss_weight`` is the 1:1 weight at initialisation, as
+    :class:`KLPriorLoss`'s: the mean JS on a uniform 64x48 heatmap, sigma 2,
+    ground truths over the central 80 %, is 0.616, so 0.20 / 0.616 = 0.325.
+
+    Args:
+        sigma (float): standard deviation of the prior in heatmap pixels,
+            positive and finite. Default: 2.0.
+        beta (float): softmax scale, as the head's; positive and finite.
+            Default: 1.0.
+        use_target_weight (bool): as :class:`KLPriorLoss`. Default: True.
+        loss_weight (float): weight of the loss, >= 0. Default: 0.325.
+    """
+
+    def __init__(self,
+                 sigma: float = 2.0,
+                 beta: float = 1.0,
+                 use_target_weight: bool = True,
+                 loss_weight: float = DEFAULT_LOSS_WEIGHTS['js']):
+        super().__init__(beta, use_target_weight, loss_weight)
+        self.sigma = _check_sigma('JSPriorLoss', sigma)
+
+    def per_joint(self, log_pred: Tensor, target: Tensor) -> Tensor:
+        """JS(h~, G) per joint, shape (B, K)."""
+        return gaussian_js_divergence(log_pred, target, self.sigma)
 
 
 @MODELS.register_module()
@@ -219,12 +284,12 @@ class VarianceRegLoss(_HeatmapPriorLoss):
     loss falls by orders of magnitude once the heatmap localises.
 
     Args:
-        sigma (float): target standard deviation in heatmap pixels.
-            Default: 2.0.
+        sigma (float): target standard deviation in heatmap pixels,
+            positive and finite. Default: 2.0.
         beta (float): softmax scale, as the head's; positive and finite.
             Default: 1.0.
         use_target_weight (bool): as :class:`KLPriorLoss`. Default: True.
-        loss_weight (float): weight of the loss. Default: 1.34e-6.
+        loss_weight (float): weight of the loss, >= 0. Default: 1.34e-6.
     """
 
     def __init__(self,
@@ -233,11 +298,9 @@ class VarianceRegLoss(_HeatmapPriorLoss):
                  use_target_weight: bool = True,
                  loss_weight: float = DEFAULT_LOSS_WEIGHTS['variance']):
         super().__init__(beta, use_target_weight, loss_weight)
-        if not (sigma > 0 and math.isfinite(sigma)):
-            raise ValueError(
-                f'VarianceRegLoss: sigma must be positive and finite, got '
-                f'{sigma}')
-        self.sigma = sigma
+        self.sigma = check_number(
+            'VarianceRegLoss', 'sigma', sigma, low=0, low_open=True,
+            hint='the target standard deviation in heatmap pixels')
 
     def per_joint(self, log_pred: Tensor, target: Tensor) -> Tensor:
         """(Var_x - sigma^2)^2 + (Var_y - sigma^2)^2 per joint, (B, K)."""

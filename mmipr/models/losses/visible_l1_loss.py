@@ -6,6 +6,8 @@ from typing import Optional
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+from mmipr.utils.validation import check_bool, check_number
+
 
 @MODELS.register_module()
 class VisibleL1Loss(nn.Module):
@@ -28,12 +30,16 @@ class VisibleL1Loss(nn.Module):
         use_target_weight (bool): weight each joint by its target weight and
             average over joints with positive weight; otherwise average over
             all B * K joints. Default: True.
-        loss_weight (float): weight of the loss. Default: 1.0.
+        loss_weight (float): weight of the loss, >= 0. Default: 1.0.
     """
 
     def __init__(self, use_target_weight: bool = True,
                  loss_weight: float = 1.0):
         super().__init__()
+        check_bool('VisibleL1Loss', 'use_target_weight', use_target_weight)
+        check_number('VisibleL1Loss', 'loss_weight', loss_weight, low=0,
+                     hint='a negative weight would push keypoints away '
+                     'from the ground truth')
         self.use_target_weight = use_target_weight
         self.loss_weight = loss_weight
 
