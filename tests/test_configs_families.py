@@ -286,17 +286,24 @@ def _copy_ignore(folder, names):
             or n.endswith('.egg-info')]
 
 
-def test_built_wheel_carries_the_new_configs_where_mim_finds_them(tmp_path):
-    """setup.cfg's package data puts the new config folders into the wheel
-    (built from a clean copy of the working tree), and mim's lookup in the
-    unpacked package finds each one, byte for byte."""
-    src = tmp_path / 'src'
+def build_wheel(folder) -> str:
+    """mmipr's wheel, built in ``folder`` from a clean copy of the working
+    tree (no stale build/ of the checkout); its path."""
+    src = osp.join(folder, 'src')
     shutil.copytree(REPO, src, symlinks=True, ignore=_copy_ignore)
-    out = tmp_path / 'wheel'
+    out = osp.join(folder, 'wheel')
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-                    '--no-build-isolation', '-q', '-w', str(out), str(src)],
+                    '--no-build-isolation', '-q', '-w', out, src],
                    check=True, timeout=300)
-    wheel, = glob.glob(str(out / '*.whl'))
+    wheel, = glob.glob(osp.join(out, '*.whl'))
+    return wheel
+
+
+def test_built_wheel_carries_the_new_configs_where_mim_finds_them(tmp_path):
+    """setup.cfg's package data puts the new config folders into the wheel,
+    and mim's lookup in the unpacked package finds each one, byte for
+    byte."""
+    wheel = build_wheel(str(tmp_path))
     unpacked = tmp_path / 'site'
     with zipfile.ZipFile(wheel) as z:
         z.extractall(unpacked)

@@ -1,5 +1,6 @@
 """A hand config and an HRNet config trained for one epoch and tested on the
-CPU through tools/train.py and tools/test.py, on tiny data in their formats.
+CPU through tools/train.py and tools/test.py, on tiny data in their formats;
+and ``mim train mmipr <name>`` of a new config on a wheel-installed mmipr.
 
 The hand data is written here in OneHand10K's format (COCO-style, 21
 keypoints, one hand per image); the COCO body data is the synthetic
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import REPO, cli_options, data_options
+from test_configs_families import build_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -133,13 +135,13 @@ def test_hand_config_trains_and_tests_on_onehand10k_format(
     assert np.isfinite(metrics['EPE']) and metrics['EPE'] > 0
 
 
-def test_hrnet_config_trains_and_tests_on_synthetic_coco(tiny_coco,
-                                                         tmp_path):
-    options = short_run(**data_options(tiny_coco))
+def hrnet_options(data_root: str) -> dict:
+    """A short run of an HRNet-W32 config on ``data_root``, HRNet at an
+    eighth of W32's widths, one block per branch; the head keeps HRNet's
+    form: no deconvolution, a 1x1 conv from the highest-resolution branch to
+    64x48 heatmaps."""
+    options = short_run(**data_options(data_root))
     options['train_dataloader.dataset.indices'] = 8
-    # HRNet at an eighth of W32's widths, one block per branch; the head keeps
-    # HRNet's form: no deconvolution, 1x1 conv from the highest-resolution
-    # branch to 64x48 heatmaps
     extra = 'model.backbone.extra'
     options.update({
         f'{extra}.stage1.num_blocks': (1, ),
@@ -152,7 +154,13 @@ def test_hrnet_config_trains_and_tests_on_synthetic_coco(tiny_coco,
         options[f'{extra}.{stage}.num_blocks'] = (1, ) * branches
         options[f'{extra}.{stage}.num_channels'] = tuple(
             4 * 2**b for b in range(branches))
-    metrics = train_and_test(HRNET_CONFIG, options, str(tmp_path))
+    return options
+
+
+def test_hrnet_config_trains_and_tests_on_synthetic_coco(tiny_coco,
+                                                         tmp_path):
+    metrics = train_and_test(HRNET_CONFIG, hrnet_options(tiny_coco),
+                             str(tmp_path))
     with open(osp.join(tiny_coco, 'annotations',
                        'person_keypoints_val2017.json')) as f:
         anns = json.load(f)['annotations']
@@ -160,3 +168,30 @@ def test_hrnet_config_trains_and_tests_on_synthetic_coco(tiny_coco,
                  if a['num_keypoints'] > 0 and not a.get('iscrowd', 0)]
     assert 0 <= metrics['coco/AP'] <= 1
     assert metrics['coco/all/count'] == len(evaluated)
+
+
+def test_mim_train_finds_a_new_config_by_name(tiny_coco, tmp_path):
+    """``mim train mmipr <name>`` from another directory, on mmipr installed
+    from a wheel of this tree (into a folder put first on PYTHONPATH, not
+    the environment's site-packages): mim finds the config in the package's
+    .mim/configs/hrnet/ and trains it."""
+    site = tmp_path / 'site'
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps',
+                    '-q', '--target', str(site), build_wheel(str(tmp_path))],
+                   check=True, timeout=300)
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    work = tmp_path / 'work'
+    name = osp.basename(HRNET_CONFIG)
+    proc = subprocess.run(
+        [osp.join(osp.dirname(sys.executable), 'mim'), 'train', 'mmipr',
+         name, '--work-dir', str(work),
+         *cli_options(hrnet_options(tiny_coco))],
+        cwd=str(elsewhere), timeout=300, text=True,
+        env=dict(OMP_NUM_THREADS='1', PYTHONPATH=str(site),
+                 PATH=osp.dirname(sys.executable) + ':/usr/bin:/bin'),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.returncode == 0, f'mim train failed:\n{proc.stdout[-5000:]}'
+    resolved = osp.join(str(site), 'mmipr', '.mim', 'configs', 'hrnet', name)
+    assert f'will use {resolved} instead' in proc.stdout
+    assert (work / 'epoch_1.pth').is_file()
