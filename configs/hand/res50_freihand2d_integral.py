@@ -1,0 +1,53 @@
+# Integral regression on MMPose's SimpleBaseline ResNet-50
+# FreiHAND config
+# (td-hm_res50_8xb64-100e_freihand2d-224x224.py):
+# K = 21, 224x224 input, 56x56 heatmaps. Its heatmap logits are
+# decoded by softmax + expectation (the paper's Eq. 2) and trained with L1 on
+# coordinates (Eq. 4), as ../sbl_r50_integral.py on COCO.
+# The trunk (three deconvolutions, 1x1 final conv) is the base's: the
+# head is merged, not replaced, so only its type, losses and codec change.
+# Schedule, data, augmentation and evaluation (PCK@0.2, AUC, EPE) are the
+# base config's. The L1 is averaged over the labelled joints (VisibleL1Loss),
+# as the prior is; coordinates are normalised by the input size
+# (RegressionLabel).
+_base_ = ['mmpose::hand_2d_keypoint/topdown_heatmap/freihand2d/'
+          'td-hm_res50_8xb64-100e_freihand2d-224x224.py']
+custom_imports = dict(imports=['mmipr'], allow_failed_imports=False)
+
+codec = dict(type='RegressionLabel', input_size=(224, 224))
+
+model = dict(
+    head=dict(
+        type='IntegralHead',
+        beta=1.0,
+        debias=False,
+        # _delete_: replace (not merge into) the base's MSE loss and codec
+        loss=dict(_delete_=True, type='VisibleL1Loss', use_target_weight=True),
+        decoder=dict(_delete_=True, **codec)),
+    # IntegralHead flips coordinates (shift_coords); flip_mode does not apply.
+    test_cfg=dict(
+        _delete_=True, flip_test=True, shift_coords=True, shift_heatmap=False))
+
+# the base's training pipeline, with the new codec's targets
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale', padding=0.8),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(
+        type='RandomBBoxTransform',
+        shift_factor=0.25,
+        rotate_factor=180,
+        scale_factor=(0.7, 1.3)),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+# Checkpoints written atomically, and a validation cut off by a kill is run
+# after --resume (as mmipr's COCO configs).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='ResumeValidationHook')
+]
