@@ -13,7 +13,7 @@ ensure_mmcv_ops()
 load_mmengine_checkpoints_with_pickle()
 
 from . import engine, evaluation, models  # noqa: E402,F401  (registration)
-from .evaluation import metrics  # noqa: E402,F401  (registers the metric)
 from .datasets import transforms  # noqa: E402,F401  (registration)
+from .evaluation import metrics  # noqa: E402,F401  (registers the metric)
 
 __all__ = ['__version__']

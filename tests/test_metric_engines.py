@@ -25,7 +25,7 @@ from test_difficulty_metric import (
     run_metric,
 )
 
-from mmipr.evaluation import DifficultySplitCocoMetric
+from mmipr.evaluation import DifficultySplitCocoMetric, predictions
 from mmipr.evaluation.metrics import difficulty_split_coco_metric as dscm
 
 ENGINES = ('faster-coco-eval', 'xtcocotools')
@@ -44,14 +44,15 @@ def assert_close(ours: dict, ref: dict, keys=None) -> None:
 
 
 def engine_logs(monkeypatch) -> list:
-    """Record the metric's log lines."""
+    """Record the metric's log lines (its own and the non-finite rules')."""
     lines = []
     real = dscm.print_log
 
     def record(msg, *args, **kwargs):
         lines.append(str(msg))
         return real(msg, *args, **kwargs)
-    monkeypatch.setattr(dscm, 'print_log', record)
+    for module in (dscm, predictions):
+        monkeypatch.setattr(module, 'print_log', record)
     return lines
 
 
@@ -198,7 +199,7 @@ def test_crowdpose_style_config(tmp_path):
 def far_away(samples, which):
     out = copy.deepcopy(samples)
     for i in which:
-        out[i]['pred_instances']['keypoints'][:] = dscm._FAR
+        out[i]['pred_instances']['keypoints'][:] = predictions.FAR
     return out
 
 

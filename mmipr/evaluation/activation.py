@@ -130,10 +130,10 @@ class ActivationCollector:
             with_heatmaps.append((pred, sample, torch.as_tensor(heatmaps)))
         shapes = {hm.shape for _, _, hm in with_heatmaps}
         for shape in shapes:  # one batched computation per heatmap shape
-            self._add_same_shape(
+            self.add_same_shape(
                 [e for e in with_heatmaps if e[2].shape == shape], coco)
 
-    def _add_same_shape(self, entries: list, coco) -> None:
+    def add_same_shape(self, entries: list, coco) -> None:
         """A(s) of B same-shape heatmaps at each candidate ground truth."""
         hms, used = normalize_for_activation(
             torch.stack([hm for _, _, hm in entries]), self.normalization,
