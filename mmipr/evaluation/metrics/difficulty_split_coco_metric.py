@@ -173,7 +173,8 @@ class DifficultySplitCocoMetric(CocoMetric):
         super().__init__(*args, **kwargs)
         self._engine_type = resolve_engine(eval_engine, self.iou_type,
                                            self.use_area)
-        self.engine = self._engine_type.name
+        self.eval_engine = eval_engine
+        self.engine = self._engine_type.name  # the one eval_engine resolved to
         self.activation_s = activation_s
         self.heatmap_normalization = heatmap_normalization
         self.softmax_beta = softmax_beta
