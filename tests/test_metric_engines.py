@@ -270,3 +270,19 @@ def test_garbage_collector_paused_then_restored(ann_file, enabled,
     finally:
         gc.enable()
     assert states == [False, False]
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+def test_format_only_writes_coco_metric_results(ann_file, tmp_path, engine):
+    """format_only: no evaluation, the results file holds CocoMetric's
+    entries (the same values, indented or not)."""
+    samples = detected_box_samples(read_json(ann_file))
+    ref = run_metric(CocoMetric(ann_file=ann_file, format_only=True,
+                                outfile_prefix=str(tmp_path / 'ref')),
+                     samples)
+    out = run_metric(DifficultySplitCocoMetric(
+        ann_file=ann_file, format_only=True, eval_engine=engine,
+        outfile_prefix=str(tmp_path / 'ours')), samples)
+    assert out == ref == {}
+    assert read_json(tmp_path / 'ours.keypoints.json') == read_json(
+        tmp_path / 'ref.keypoints.json')

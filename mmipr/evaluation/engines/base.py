@@ -69,8 +69,9 @@ class EvaluationEngine(ABC):
 
     #: the name ``eval_engine`` selects it by
     name: str = ''
-    #: True: :meth:`evaluate` reads the results from memory (the metric
-    #: needs not write CocoMetric's indented file); False: from the file
+    #: True: :meth:`evaluate` reads the results kept by ``keep_results``
+    #: (the metric needs not write CocoMetric's indented file); False: the
+    #: file ``CocoMetric.results2json`` wrote
     in_memory: bool = False
 
     def __init__(self, coco, sigmas: np.ndarray, iou_type: str,
@@ -80,15 +81,26 @@ class EvaluationEngine(ABC):
         self.iou_type = iou_type
         self.use_area = use_area
 
+    def keep_results(self, keypoints: dict, res_file: str,
+                     write: bool) -> None:
+        """For :attr:`in_memory` engines: keep ``CocoMetric``'s result
+        entries (``results2json``'s) and, with ``write``, write them to
+        ``res_file``.
+
+        Args:
+            keypoints (dict): image id -> its instances after NMS.
+            res_file (str): the results file's path.
+            write (bool): whether to write it.
+        """
+        raise NotImplementedError(f'{self.name} reads the results file')
+
     @abstractmethod
-    def evaluate(self, res_file: str, results: list | None) -> list:
+    def evaluate(self, res_file: str) -> list:
         """Run the full evaluation (evaluate, accumulate, summarize).
 
         Args:
-            res_file (str): the results file ``CocoMetric`` writes (read by
+            res_file (str): the results file ``CocoMetric`` wrote (read by
                 engines that are not :attr:`in_memory`).
-            results (list, optional): the same results in memory, for
-                :attr:`in_memory` engines.
 
         Returns:
             list: (name, value) of COCO's summary, ``CocoMetric``'s keys.

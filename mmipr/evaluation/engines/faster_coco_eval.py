@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,11 +24,44 @@ try:  # compiled COCOeval (evaluateImg + accumulate in C++)
 except ImportError:  # pragma: no cover - it is an install requirement
     FasterCOCO = COCOeval_faster = None
 
+from mmipr.utils.io import atomic_output
+
 from ..oks import pair_oks
 from ..splits import assign_predictions_grouped
 from .base import EvaluationEngine, empty_split_rows, silent, split_summary, stats_names
 
 AVAILABLE = COCOeval_faster is not None
+
+
+def coco_results(keypoints: dict, num_keypoints: int) -> tuple[list, np.ndarray]:
+    """``CocoMetric.results2json``'s entries, in memory.
+
+    Args:
+        keypoints (dict): image id -> the image's instances after NMS
+            (``CocoMetric.compute_metrics``'), each with ``img_id``,
+            ``category_id``, ``keypoints`` (K, 3) and ``score``.
+        num_keypoints (int): K.
+
+    Returns:
+        tuple: the entries (list of dict, file order) and their keypoints
+        (x, y, score), float64, shape (N, K, 3).
+    """
+    insts = [inst for group in keypoints.values() for inst in group]
+    K3 = num_keypoints * 3
+    kpts = (np.stack([np.asarray(inst['keypoints'], np.float64).reshape(K3)
+                      for inst in insts]) if insts else np.zeros((0, K3)))
+    results = []
+    for inst, row in zip(insts, kpts.tolist()):
+        # MMPose's data samples carry ids as numpy scalars or 1-element
+        # arrays; COCO's index needs plain ints
+        res = {'image_id': int(np.asarray(inst['img_id']).item()),
+               'category_id': int(
+                   np.asarray(inst['category_id']).reshape(-1)[0]),
+               'keypoints': row, 'score': float(inst['score'])}
+        if 'bbox' in inst:
+            res['bbox'] = inst['bbox'].tolist()
+        results.append(res)
+    return results, kpts.reshape(len(insts), num_keypoints, 3)
 
 
 def evaluated_by_coco(keypoints: np.ndarray) -> np.ndarray:
@@ -212,8 +246,20 @@ class FasterCocoEvalEngine(EvaluationEngine):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.coco_eval = None
+        self.results: list = []
         #: result index of each evaluated prediction (dt id - 1 -> index)
         self.kept = np.zeros(0, np.int64)
+
+    def keep_results(self, keypoints: dict, res_file: str,
+                     write: bool) -> None:
+        """Keep ``CocoMetric``'s result entries in memory and, with
+        ``write``, dump them to ``res_file`` by json's C encoder (no
+        indentation: the indented dump costs more than the evaluation)."""
+        self.results, kpts = coco_results(keypoints, len(self.sigmas))
+        self.kept = np.flatnonzero(evaluated_by_coco(kpts))
+        if write:
+            with atomic_output(res_file) as tmp, open(tmp, 'w') as f:
+                f.write(json.dumps(self.results, sort_keys=True))
 
     @staticmethod
     def supports(iou_type: str, use_area: bool) -> bool:
@@ -236,12 +282,9 @@ class FasterCocoEvalEngine(EvaluationEngine):
             gt.createIndex()
         return gt
 
-    def evaluate(self, res_file: str, results: list | None) -> list:
+    def evaluate(self, res_file: str) -> list:
         coco_gt = self.ground_truth()
-        K = len(self.sigmas)
-        kpts = np.array([r['keypoints'] for r in results],
-                        np.float64).reshape(len(results), K, 3)
-        self.kept = np.flatnonzero(evaluated_by_coco(kpts))
+        results, self.results = self.results, []
         with contextlib.redirect_stdout(io.StringIO()):
             coco_det = coco_gt.loadRes([results[i] for i in self.kept])
         coco_eval = FullEval(coco_gt, coco_det, self.iou_type,

@@ -34,7 +34,7 @@ class XtcocotoolsEngine(EvaluationEngine):
         super().__init__(*args, **kwargs)
         self.coco_eval = None
 
-    def evaluate(self, res_file: str, results: list | None) -> list:
+    def evaluate(self, res_file: str) -> list:
         coco_det = self.coco.loadRes(res_file)
         coco_eval = COCOeval(self.coco, coco_det, self.iou_type, self.sigmas,
                              self.use_area)

@@ -10,7 +10,6 @@ the split functions (:mod:`mmipr.evaluation.splits`), the A(s) collection
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +17,6 @@ from mmengine.logging import print_log
 from mmpose.evaluation import CocoMetric
 from mmpose.registry import METRICS
 
-from mmipr.utils.io import atomic_output
 from mmipr.utils.validation import InvalidArgumentError, check_bool, check_choice, check_number
 
 from ..activation import NORMALIZATIONS, ActivationCollector
@@ -183,9 +181,9 @@ class DifficultySplitCocoMetric(CocoMetric):
         self._activations = ActivationCollector(
             activation_s, heatmap_normalization, softmax_beta,
             lambda msg: print_log(msg, 'current'))
+        #: the engine of the evaluation in progress
         self._evaluation: EvaluationEngine | None = None
         self._result_samples: list = []  # data sample id of each result
-        self._results_in_memory: list | None = None
 
     def process(self, data_batch: Sequence[dict],
                 data_samples: Sequence[dict]) -> None:
@@ -203,36 +201,22 @@ class DifficultySplitCocoMetric(CocoMetric):
 
     def results2json(self, keypoints: dict[int, list],
                      outfile_prefix: str) -> str:
-        """CocoMetric's ``results2json``, remembering which data sample each
-        written result came from; for an in-memory engine, the same entries
-        kept in memory and dumped by json's C encoder (no indentation: the
-        indented dump costs more than faster-coco-eval's evaluation)."""
+        """CocoMetric's ``results2json`` (or, for an in-memory engine, the
+        same entries kept by the engine), remembering which data sample each
+        result came from."""
         # bottom-up samples carry a list of ids: no per-instance sample
         self._result_samples = [
             None if isinstance(inst['id'], (list, tuple)) else inst['id']
             for insts in keypoints.values() for inst in insts]
-        if not self._engine_type.in_memory:
+        self._evaluation = self._engine_type(
+            self.coco, self.dataset_meta['sigmas'], self.iou_type,
+            self.use_area)
+        if not self._evaluation.in_memory:
             return super().results2json(keypoints, outfile_prefix)
-        K = self.dataset_meta['num_keypoints']
-        results = []
-        for insts in keypoints.values():
-            for inst in insts:
-                # MMPose's data samples carry ids as numpy scalars or
-                # 1-element arrays; COCO's index needs plain ints
-                res = {'image_id': int(np.asarray(inst['img_id']).item()),
-                       'category_id': int(
-                           np.asarray(inst['category_id']).reshape(-1)[0]),
-                       'keypoints': np.asarray(inst['keypoints']).reshape(
-                           K * 3).tolist(),
-                       'score': float(inst['score'])}
-                if 'bbox' in inst:
-                    res['bbox'] = inst['bbox'].tolist()
-                results.append(res)
         res_file = f'{outfile_prefix}.keypoints.json'
-        if self.outfile_prefix is not None:  # else a temporary file
-            with atomic_output(res_file) as tmp, open(tmp, 'w') as f:
-                f.write(json.dumps(results, sort_keys=True))  # one-shot: C
-        self._results_in_memory = results
+        # written only where kept (else to a temporary folder)
+        self._evaluation.keep_results(keypoints, res_file,
+                                      write=self.outfile_prefix is not None)
         return res_file
 
     def _do_python_keypoint_eval(self, outfile_prefix: str) -> list:
@@ -240,12 +224,7 @@ class DifficultySplitCocoMetric(CocoMetric):
         evaluation."""
         print_log(f'{type(self).__name__}: evaluating with {self.engine}',
                   'current')
-        engine = self._engine_type(self.coco, self.dataset_meta['sigmas'],
-                                   self.iou_type, self.use_area)
-        results, self._results_in_memory = self._results_in_memory, None
-        stats = engine.evaluate(f'{outfile_prefix}.keypoints.json', results)
-        self._evaluation = engine
-        return stats
+        return self._evaluation.evaluate(f'{outfile_prefix}.keypoints.json')
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """CocoMetric's metrics plus the per-split ones (see the class doc).
@@ -271,11 +250,12 @@ class DifficultySplitCocoMetric(CocoMetric):
         with paused_gc():
             mark_nonfinite_keypoints(preds)
             zero_nonfinite_scores(preds)
-            self._evaluation = None
-            metrics = super().compute_metrics(results)
-            if self._evaluation is not None:  # else format_only
-                metrics.update(self._split_metrics(preds))
-            self._evaluation = None
+            try:
+                metrics = super().compute_metrics(results)
+                if not self.format_only:
+                    metrics.update(self._split_metrics(preds))
+            finally:
+                self._evaluation = None
         return metrics
 
     def _split_metrics(self, preds: list[dict]) -> dict[str, float]:
