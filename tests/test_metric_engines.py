@@ -25,7 +25,7 @@ from test_difficulty_metric import (
     run_metric,
 )
 
-from mmipr.evaluation import DifficultySplitCocoMetric
+from mmipr.evaluation import DifficultySplitCocoMetric, predictions
 from mmipr.evaluation.metrics import difficulty_split_coco_metric as dscm
 
 ENGINES = ('faster-coco-eval', 'xtcocotools')
@@ -44,14 +44,15 @@ def assert_close(ours: dict, ref: dict, keys=None) -> None:
 
 
 def engine_logs(monkeypatch) -> list:
-    """Record the metric's log lines."""
+    """Record the metric's log lines (its own and the non-finite rules')."""
     lines = []
     real = dscm.print_log
 
     def record(msg, *args, **kwargs):
         lines.append(str(msg))
         return real(msg, *args, **kwargs)
-    monkeypatch.setattr(dscm, 'print_log', record)
+    for module in (dscm, predictions):
+        monkeypatch.setattr(module, 'print_log', record)
     return lines
 
 
@@ -198,7 +199,7 @@ def test_crowdpose_style_config(tmp_path):
 def far_away(samples, which):
     out = copy.deepcopy(samples)
     for i in which:
-        out[i]['pred_instances']['keypoints'][:] = dscm._FAR
+        out[i]['pred_instances']['keypoints'][:] = predictions.FAR
     return out
 
 
@@ -269,3 +270,19 @@ def test_garbage_collector_paused_then_restored(ann_file, enabled,
     finally:
         gc.enable()
     assert states == [False, False]
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+def test_format_only_writes_coco_metric_results(ann_file, tmp_path, engine):
+    """format_only: no evaluation, the results file holds CocoMetric's
+    entries (the same values, indented or not)."""
+    samples = detected_box_samples(read_json(ann_file))
+    ref = run_metric(CocoMetric(ann_file=ann_file, format_only=True,
+                                outfile_prefix=str(tmp_path / 'ref')),
+                     samples)
+    out = run_metric(DifficultySplitCocoMetric(
+        ann_file=ann_file, format_only=True, eval_engine=engine,
+        outfile_prefix=str(tmp_path / 'ours')), samples)
+    assert out == ref == {}
+    assert read_json(tmp_path / 'ours.keypoints.json') == read_json(
+        tmp_path / 'ref.keypoints.json')

@@ -7,21 +7,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mmipr.heatmap.coords import image_to_heatmap
+
 
 def keypoints_in_heatmap(data_samples: Sequence,
                          heatmap_size: Tuple[int, int]) -> Tensor:
     """Ground-truth keypoints of top-down samples in heatmap pixels.
 
-    Inverts the mapping of MMPose's ``TopdownPoseEstimator`` from input to
-    image space (``image = input / input_size * input_scale + input_center
-    - input_scale / 2``, exact for the unrotated test-time crop), then scales
-    input pixels to heatmap pixels (heatmap pixel i is input pixel
-    ``i * stride``).
+    The inverse of MMPose's top-down mapping from heatmap to image space
+    (exact for the unrotated test-time crop), by
+    :func:`mmipr.heatmap.coords.image_to_heatmap`.
 
     Args:
         data_samples (Sequence[PoseDataSample]): one instance each, with
             ``gt_instances.keypoints`` (1, K, 2) in image pixels and the
-            metainfo ``input_center``, ``input_scale``, ``input_size``.
+            metainfo ``input_center``, ``input_scale``.
         heatmap_size (tuple): (W, H).
 
     Returns:
@@ -34,9 +34,6 @@ def keypoints_in_heatmap(data_samples: Sequence,
             raise ValueError(
                 'expected one instance per top-down sample, got keypoints of '
                 f'shape {kpts.shape}')
-        center = np.asarray(ds.metainfo['input_center'], dtype=np.float64)
-        scale = np.asarray(ds.metainfo['input_scale'], dtype=np.float64)
-        input_size = np.asarray(ds.metainfo['input_size'], dtype=np.float64)
-        in_input = (kpts[0] - center + 0.5 * scale) / scale * input_size
-        out.append(in_input * np.asarray(heatmap_size) / input_size)
+        out.append(image_to_heatmap(kpts[0], ds.metainfo['input_center'],
+                                    ds.metainfo['input_scale'], heatmap_size))
     return torch.from_numpy(np.stack(out)).float()

@@ -140,22 +140,22 @@ def gc_not_paused(metric):
     return metric
 
 
-#: stages of the split metric's time: (label, owner, method name)
+#: stages of the split metric's time: (label, owner, attribute name)
 STAGES = (
     ('process (CocoMetric + ids, A(s))', 'metric', 'process'),
     ('oks_nms (MMPose, per image)', 'coco_metric', 'oks_nms'),
     ('results2json', 'metric', 'results2json'),
-    ('ground-truth COCO for faster-coco-eval', 'metric', '_faster_gt'),
+    ('ground-truth COCO for faster-coco-eval', 'engine', 'ground_truth'),
     ('full evaluation: flat arrays and all OKS (pair_oks)', 'flat',
      '__init__'),
-    ('full evaluation: loadRes, C++ matching, accumulate', 'metric',
-     '_do_python_keypoint_eval'),
-    ('13 splits: assignment and subsets (flat arrays)', 'metric',
-     '_faster_split_rows'),
+    ('full evaluation: loadRes, C++ matching, accumulate', 'engine',
+     'evaluate'),
+    ('13 splits: assignment and subsets (flat arrays)', 'engine',
+     'split_rows'),
     ('13 splits: faster-coco-eval evaluate + accumulate (one run)',
      'splits_eval', 'evaluate'),
     ('', 'splits_eval', 'accumulate'),
-    ('EPE / A(s) pairing and report', 'metric', '_add_pair_stats'),
+    ('EPE / A(s) pairing and report', 'metric_module', 'add_pair_stats'),
 )
 #: (stage, the stages it contains): made exclusive in the table
 NESTED = ((5, (3, 4)), (6, (7, 8)))
@@ -168,10 +168,13 @@ def stage_timer(totals: dict):
     import mmpose.evaluation.metrics.coco_metric as coco_metric
 
     from mmipr.evaluation import DifficultySplitCocoMetric
+    from mmipr.evaluation.engines import faster_coco_eval
     from mmipr.evaluation.metrics import difficulty_split_coco_metric as dscm
     owners = {'metric': DifficultySplitCocoMetric,
-              'coco_metric': coco_metric, 'flat': dscm._FlatEvaluation,
-              'splits_eval': dscm._SplitsEval}
+              'metric_module': dscm, 'coco_metric': coco_metric,
+              'engine': faster_coco_eval.FasterCocoEvalEngine,
+              'flat': faster_coco_eval.FlatEvaluation,
+              'splits_eval': faster_coco_eval.SplitsEval}
     saved = []
     label = None
     for stage, owner, name in STAGES:

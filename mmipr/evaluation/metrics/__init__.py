@@ -1,9 +1,5 @@
-"""Registered metrics."""
-from .difficulty_split_coco_metric import (
-    DifficultySplitCocoMetric,
-    image_to_heatmap,
-    normalize_heatmaps,
-)
+"""Registered metrics (importing this module registers them in MMPose's
+METRICS)."""
+from .difficulty_split_coco_metric import DifficultySplitCocoMetric
 
-__all__ = ['DifficultySplitCocoMetric', 'image_to_heatmap',
-           'normalize_heatmaps']
+__all__ = ['DifficultySplitCocoMetric']
