@@ -6,11 +6,12 @@ under PyTorch >= 2.6 (see :mod:`mmipr.compat`), and registers
 every mmipr module into MMPose's registries (MODELS, METRICS, HOOKS,
 TRANSFORMS, OPTIM_WRAPPERS).
 """
-from .compat import ensure_mmcv_ops, load_mmengine_checkpoints_with_pickle
+from .checkpoint_loader import register_safe_checkpoint_loaders
+from .compat import ensure_mmcv_ops
 from .version import __version__
 
 ensure_mmcv_ops()
-load_mmengine_checkpoints_with_pickle()
+register_safe_checkpoint_loaders()
 
 from . import engine, evaluation, models  # noqa: E402,F401  (registration)
 from .datasets import transforms  # noqa: E402,F401  (registration)

@@ -15,11 +15,11 @@ from .synthetic_coco import (
                              render_image,
                              write_split,
 )
-from .synthetic_scene import SceneConfig, SceneImage, difficulty_levels
+from .synthetic_scene import SceneConfig, SceneImage
 
 __all__ = [
     'generate_synthetic_coco', 'write_split', 'render_image',
-    'difficulty_counts', 'difficulty_levels', 'format_difficulty_table',
+    'difficulty_counts', 'format_difficulty_table',
     'SceneConfig', 'SceneImage', 'DETECTION_FILE', 'MARKER_FILE',
     'ensure_synthetic_coco', 'generation_settings', 'read_marker'
 ]

@@ -18,6 +18,11 @@ import time
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
 from mmipr.datasets import SceneConfig, format_difficulty_table, generate_synthetic_coco  # noqa: E402
+from mmipr.utils.validation import cli_number, positive_int  # noqa: E402
+
+#: an argparse type for the image counts of a split
+split_size = cli_number(integer=True, low=1, hint='an empty split cannot be '
+                        'trained or evaluated on')
 
 
 def parse_args(argv=None):
@@ -25,28 +30,29 @@ def parse_args(argv=None):
         description='Generate a synthetic COCO-format person-keypoint dataset '
         'whose difficulty (joints present, occlusion, box size) is controlled.')
     parser.add_argument('out_dir', help='dataset root to write')
-    parser.add_argument('--num-train', type=int, default=800,
-                        help='train images (default: 800)')
-    parser.add_argument('--num-val', type=int, default=200,
-                        help='val images (default: 200)')
-    parser.add_argument('--seed', type=int, default=0, help='dataset seed')
-    parser.add_argument('--workers', type=int, default=2,
+    parser.add_argument('--num-train', type=split_size, default=800,
+                        help='train images, at least 1 (default: 800)')
+    parser.add_argument('--num-val', type=split_size, default=200,
+                        help='val images, at least 1 (default: 200)')
+    parser.add_argument('--seed', type=cli_number(integer=True, low=0), default=0,
+                        help='dataset seed (default: 0)')
+    parser.add_argument('--workers', type=positive_int, default=2,
                         help='worker processes (default: 2)')
     parser.add_argument('--min-size', type=int, default=256,
                         help='smallest image side in pixels (default: 256)')
     parser.add_argument('--max-size', type=int, default=640,
                         help='largest image side in pixels (default: 640)')
-    parser.add_argument('--max-people', type=int, default=4,
+    parser.add_argument('--max-people', type=positive_int, default=4,
                         help='people per image are 1..N (default: 4)')
-    parser.add_argument('--jpeg-quality', type=int, default=90)
+    parser.add_argument('--jpeg-quality', default=90,
+                        type=cli_number(integer=True, low=0, high=100),
+                        help='JPEG quality, 0-100 (default: 90)')
     parser.add_argument('--no-progress', action='store_true',
                         help='do not show progress bars')
     args = parser.parse_args(argv)
     if not 64 <= args.min_size <= args.max_size:
         parser.error('need 64 <= --min-size <= --max-size '
                      f'(got {args.min_size}, {args.max_size})')
-    if args.max_people < 1:
-        parser.error(f'--max-people must be >= 1, got {args.max_people}')
     return args
 
 
