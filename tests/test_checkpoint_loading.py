@@ -337,3 +337,25 @@ def test_head_type_is_read_without_running_the_config():
     assert checkpoint_head_type(dict(meta=dict())) is None
     assert checkpoint_head_type(dict(meta=dict(cfg='model = ('))) is None
     assert checkpoint_head_type({'w': torch.ones(1)}) is None
+
+
+# ------------------------------------------------------------ the tools
+def test_test_tool_refuses_a_payload_checkpoint_in_words(
+        tiny_coco, tmp_path, monkeypatch, capsys):
+    # before: tools/test.py ran the payload while loading the checkpoint
+    from conftest import data_options
+
+    from mmipr.engine.runner_tools import run_tool, test_main
+    path, marker = payload_checkpoint(tmp_path)
+    monkeypatch.delenv(TRUSTED_ENV, raising=False)
+    options = [f'{k}={v}' for k, v in data_options(tiny_coco).items()]
+    monkeypatch.setattr(sys, 'argv', [
+        'test.py', INTEGRAL, path, '--work-dir', str(tmp_path / 'work'),
+        '--cfg-options', *options])
+    with pytest.raises(SystemExit) as info:
+        run_tool(test_main, 'test.py')
+    assert not osp.exists(marker)
+    message = str(info.value.code)
+    assert message.startswith('test.py: error: Refused to load the '
+                              f'checkpoint {path}')
+    assert 'posix.system' in message and TRUSTED_ENV in message
