@@ -76,7 +76,10 @@ def _allowed_getattr(obj: Any, name: str) -> Any:
 def _numpy_globals() -> List[Tuple[Any, str]]:
     """numpy's array, dtype and scalar reconstruction, under both module
     paths numpy writes (``numpy.core`` before 2.0, ``numpy._core`` since)."""
-    multiarray = np.core.multiarray
+    try:
+        from numpy._core import multiarray  # numpy >= 2 (and 1.26)
+    except ImportError:
+        from numpy.core import multiarray
     pairs = [(np.ndarray, 'numpy.ndarray'), (np.dtype, 'numpy.dtype')]
     for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
         pairs += [(multiarray._reconstruct, f'{module}._reconstruct'),

@@ -15,7 +15,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmipr  # noqa: F401,E402  (registers mmipr, makes MMPose importable)
-from mmipr.engine.runner_tools import run_tool, train_main  # noqa: E402
+from mmipr.engine.runner_tools import run_tool  # noqa: E402
+from mmipr.engine.runner_tools import train_main as main  # noqa: E402
 
 if __name__ == '__main__':
-    run_tool(train_main, osp.basename(__file__))
+    run_tool(main, osp.basename(__file__))
