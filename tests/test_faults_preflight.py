@@ -211,6 +211,7 @@ def test_split_left_without_instances_is_refused(tmp_path, bbox):
         check_annotation_files(config_for(root), phases=('train', ))
     assert path in str(info.value)
     assert 'annotation id 9 (image 1): bbox' in str(info.value)
+    assert '--num-val N' in str(info.value)  # the fix for an empty split
 
 
 def test_keypoints_all_at_the_origin_count_as_dropped(tmp_path):

@@ -166,7 +166,9 @@ def _check_coco_annotations(data: dict, key: str, path: str,
             f'labelled keypoint (non-crowd) that MMPose keeps, so there is '
             f'nothing to train or evaluate on.{reasons}Is it the right '
             'annotation file? Boxes must overlap their image (x, y, w, h in '
-            'pixels) and hold a labelled keypoint.')
+            'pixels) and hold a labelled keypoint. An empty split of '
+            "mmipr's synthetic data: generate it again with images "
+            '(make_synthetic_coco.py --num-train N --num-val N, N >= 1).')
     if dropped:
         warnings.warn(
             f'{key}: {path}: MMPose will drop {len(dropped)} annotation(s) '
