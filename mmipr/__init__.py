@@ -10,11 +10,12 @@ at once if it already is, else right after the first import of
 ``mmipr.evaluation.splits``, ``mmipr.evaluation.oks``, ``mmipr.utils``)
 import without MMPose. Subpackages load on first use (``mmipr.models``).
 """
-from .compat import ensure_mmcv_ops, load_mmengine_checkpoints_with_pickle
+from .checkpoint_loader import register_safe_checkpoint_loaders
+from .compat import ensure_mmcv_ops
 from .version import __version__
 
 ensure_mmcv_ops()
-load_mmengine_checkpoints_with_pickle()
+register_safe_checkpoint_loaders()
 
 from .registration import register_when_mmpose_loads  # noqa: E402
 

@@ -106,23 +106,3 @@ def test_unrelated_import_error_is_not_masked():
 def test_version_single_source():
     from mmipr.version import __version__
     assert mmipr.__version__ == __version__
-
-
-def test_mmengine_loads_its_checkpoints_under_weights_only_default(tmp_path):
-    # What every MMPose checkpoint's meta holds: numpy arrays (dataset_meta)
-    # and MMEngine's HistoryBuffer (message_hub).
-    import numpy as np
-    import torch
-    from mmengine.logging.history_buffer import HistoryBuffer
-    from mmengine.runner.checkpoint import _load_checkpoint
-    path = str(tmp_path / 'epoch_1.pth')
-    torch.save(dict(state_dict={'w': torch.ones(2)},
-                    meta=dict(dataset_meta=dict(sigmas=np.ones(17))),
-                    message_hub=dict(log_scalars={'loss': HistoryBuffer()})),
-               path)
-    with pytest.raises(Exception, match='[Ww]eights only load failed'):
-        torch.load(path)  # PyTorch's own default refuses it
-    ckpt = _load_checkpoint(path, map_location='cpu')
-    assert ckpt['meta']['dataset_meta']['sigmas'].shape == (17, )
-    with pytest.raises(FileNotFoundError, match='missing.pth'):
-        _load_checkpoint(str(tmp_path / 'missing.pth'))

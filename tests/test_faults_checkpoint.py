@@ -7,6 +7,7 @@ that a whole run takes well under a second; the ``slow`` tests run it in a
 subprocess killed with SIGKILL at a controlled point (this file is also the
 subprocess's script).
 """
+import glob
 import json
 import os
 import os.path as osp
@@ -27,7 +28,7 @@ from torch.utils.data import Dataset
 
 import mmipr  # noqa: F401  (registers mmipr's hooks)
 from mmipr.engine.hooks import AtomicCheckpointHook, ResumeValidationHook
-from mmipr.engine.hooks.checkpoint_hooks import VALIDATED_EPOCH, part_path
+from mmipr.engine.hooks.checkpoint_hooks import VALIDATED_EPOCH, leftover_pattern
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MAX_EPOCHS = 3
@@ -135,8 +136,13 @@ def last_checkpoint(work_dir: str) -> str:
 
 
 def checkpoints(work_dir: str) -> List[str]:
-    return sorted(n for n in os.listdir(work_dir)
-                  if n.endswith('.pth') or n.endswith('.part'))
+    """The checkpoints and the temporary files of unfinished ones."""
+    return sorted(n for n in os.listdir(work_dir) if '.pth' in n)
+
+
+def leftovers(work_dir: str) -> List[str]:
+    """Temporary files of checkpoints whose saving did not finish."""
+    return glob.glob(leftover_pattern(work_dir))
 
 
 class Killed(BaseException):
@@ -180,20 +186,21 @@ def test_kill_while_saving_leaves_a_resumable_checkpoint(
         with pytest.raises(Exception):
             _load_checkpoint(osp.join(work, 'epoch_2.pth'))
         return
-    # the complete epoch_1.pth is kept and named; epoch_2 exists only as the
-    # hidden, incomplete .part file
+    # the complete epoch_1.pth is kept and named; epoch_2's temporary file
+    # was removed with the exception (a real kill leaves it: see the slow
+    # test below)
     assert last == osp.join(work, 'epoch_1.pth')
     assert _load_checkpoint(last)['meta']['epoch'] == 1
     assert not osp.exists(osp.join(work, 'epoch_2.pth'))
-    assert osp.exists(part_path(osp.join(work, 'epoch_2.pth')))
+    assert not leftovers(work)
     monkeypatch.undo()
     runner = toy_runner(work, resume=True)
     runner.train()
     assert runner.epoch == MAX_EPOCHS
-    # the .part file is cleaned up and max_keep_ckpts=1 holds
+    # max_keep_ckpts=1 holds
     names = checkpoints(work)
     assert 'epoch_3.pth' in names and 'epoch_1.pth' not in names
-    assert not [n for n in names if n.endswith('.part')]
+    assert not leftovers(work)
     assert last_checkpoint(work) == osp.join(work, 'epoch_3.pth')
 
 
@@ -232,6 +239,62 @@ def test_atomic_hook_is_registered():
         assert isinstance(hook, AtomicCheckpointHook)
         assert isinstance(HOOKS.build(dict(type='ResumeValidationHook')),
                           ResumeValidationHook)
+
+
+# ------------------------------------------------ constructor arguments
+#: (hook, argument, bad value, what the message says): before, each was
+#: accepted and failed or misbehaved later (interval=2.5 saved at epochs
+#: where epoch % 2.5 == 0, '1' raised a TypeError in the first epoch,
+#: max_keep_ckpts=0 kept every checkpoint)
+BAD_HOOK_ARGUMENTS = [
+    (AtomicCheckpointHook, 'interval', 2.5, 'whole number'),
+    (AtomicCheckpointHook, 'interval', '1', 'whole number'),
+    (AtomicCheckpointHook, 'interval', True, 'whole number'),
+    (AtomicCheckpointHook, 'interval', -2, '>= -1'),
+    (AtomicCheckpointHook, 'interval', 0, 'got 0'),
+    (AtomicCheckpointHook, 'max_keep_ckpts', 0, 'keep every checkpoint'),
+    (AtomicCheckpointHook, 'max_keep_ckpts', 1.0, 'whole number'),
+    (AtomicCheckpointHook, 'max_keep_ckpts', float('nan'), 'whole number'),
+    (AtomicCheckpointHook, 'save_begin', -1, '>= 0'),
+    (AtomicCheckpointHook, 'by_epoch', 1, 'True or False'),
+    (AtomicCheckpointHook, 'save_optimizer', 'yes', 'True or False'),
+    (AtomicCheckpointHook, 'save_param_scheduler', None, 'True or False'),
+    (AtomicCheckpointHook, 'save_last', 0, 'True or False'),
+    (AtomicCheckpointHook, 'rule', 'greatest', "['greater', 'less', None]"),
+    (AtomicCheckpointHook, 'rule', ['greater', 'more'], 'more'),
+    (ResumeValidationHook, 'interval', 1, 'unexpected keyword'),
+]
+
+
+@pytest.mark.parametrize(
+    'hook,name,value,allowed', BAD_HOOK_ARGUMENTS,
+    ids=[f'{h.__name__}-{n}={v!r}' for h, n, v, _ in BAD_HOOK_ARGUMENTS])
+def test_bad_hook_arguments_are_named_when_built(hook, name, value,
+                                                 allowed):
+    kwargs = {name: value}
+    if name == 'rule':
+        kwargs['save_best'] = ['a', 'b'][:len(value)] \
+            if isinstance(value, list) else 'score'
+    with pytest.raises((ValueError, TypeError)) as info:
+        hook(**kwargs)
+    message = str(info.value)
+    assert name in message and allowed in message, message
+    if hook is AtomicCheckpointHook:
+        assert 'AtomicCheckpointHook' in message
+        assert repr(value) in message or isinstance(value, list)
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(), dict(interval=1, max_keep_ckpts=1), dict(interval=-1),
+    dict(max_keep_ckpts=-1, save_begin=2, by_epoch=False),
+    dict(save_best='score', rule='greater'),
+    dict(save_best=['a', 'b'], rule=['greater', 'less']),
+])
+def test_good_hook_arguments_build_as_checkpoint_hooks_do(kwargs):
+    atomic, plain = AtomicCheckpointHook(**kwargs), CheckpointHook(**kwargs)
+    for name in ('interval', 'max_keep_ckpts', 'save_begin', 'by_epoch',
+                 'save_best', 'rules'):
+        assert getattr(atomic, name, None) == getattr(plain, name, None)
 
 
 # ------------------------------------------- a kill during validation
@@ -348,10 +411,13 @@ def test_sigkill_while_saving_leaves_a_resumable_checkpoint(tmp_path):
     assert status == -signal.SIGKILL
     assert last_checkpoint(work) == osp.join(work, 'epoch_1.pth')
     assert 'epoch_2.pth' not in checkpoints(work)
+    # the half-written temporary file of epoch 2 is left ...
+    assert [osp.basename(p).startswith('.epoch_2.pth.')
+            for p in leftovers(work)] == [True]
     _load_checkpoint(osp.join(work, 'epoch_1.pth'))
     assert _run_script('resume', work) == 0
     assert last_checkpoint(work) == osp.join(work, 'epoch_3.pth')
-    assert not [n for n in checkpoints(work) if n.endswith('.part')]
+    assert not leftovers(work)  # ... and removed when training starts
 
 
 @pytest.mark.slow

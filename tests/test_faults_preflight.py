@@ -2,26 +2,24 @@
 missing keypoints, another keypoint count, boxes MMPose drops, no epochs and
 empty or missing ``last_checkpoint`` targets, each named with what to do."""
 import argparse
-import importlib.util
 import json
 import os.path as osp
 import subprocess
 import sys
 import warnings
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, data_options
 from mmengine.config import Config
 from mmpose.registry import DATASETS
 
-from mmipr.engine.preflight import (
-    PreflightError,
-    check_annotation_files,
-    check_resume,
-    check_train_length,
-    checkpoint_problem,
-)
+from mmipr.datasets.annotation_checks import check_annotation_files
+from mmipr.engine.checkpoint import check_resume, checkpoint_problem
+from mmipr.engine.preflight import PreflightError, check_train_length
+from mmipr.engine.runner_tools import test_main, train_main
 from mmipr.utils.validation import positive_int
 
 INTEGRAL = osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_integral_kl2.py')
@@ -49,12 +47,21 @@ def coco(*anns) -> dict:
         categories=[dict(id=1, name='person', supercategory='person')])
 
 
+def write_image(path, width: int = 100, height: int = 100) -> None:
+    """A valid JPEG of the given size."""
+    assert cv2.imwrite(str(path), np.full((height, width, 3), 128, np.uint8))
+
+
 def data_root(tmp_path, train=None, val=None) -> str:
     for folder in ('annotations', 'train2017', 'val2017'):
         (tmp_path / folder).mkdir(exist_ok=True)
-    for name, content in ((TRAIN_ANN, train), (VAL_ANN, val)):
+    for name, content, folder in ((TRAIN_ANN, train, 'train2017'),
+                                  (VAL_ANN, val, 'val2017')):
+        content = content or coco(person(1))
         # json.dumps writes float('nan') as NaN, which json.load accepts
-        (tmp_path / name).write_text(json.dumps(content or coco(person(1))))
+        (tmp_path / name).write_text(json.dumps(content))
+        for img in content['images']:
+            write_image(tmp_path / folder / img['file_name'])
     return str(tmp_path)
 
 
@@ -204,6 +211,7 @@ def test_split_left_without_instances_is_refused(tmp_path, bbox):
         check_annotation_files(config_for(root), phases=('train', ))
     assert path in str(info.value)
     assert 'annotation id 9 (image 1): bbox' in str(info.value)
+    assert '--num-val N' in str(info.value)  # the fix for an empty split
 
 
 def test_keypoints_all_at_the_origin_count_as_dropped(tmp_path):
@@ -296,14 +304,6 @@ def test_resume_without_last_checkpoint_starts_from_scratch(tmp_path):
     check_resume(Config(dict(resume=False, work_dir=str(tmp_path))))
 
 
-def _train_tool():
-    spec = importlib.util.spec_from_file_location(
-        'mmipr_tool_train_faults', osp.join(REPO, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_train_tool_checks_resume_before_building_the_runner(
         tmp_path, monkeypatch):
     (tmp_path / 'data').mkdir()
@@ -316,13 +316,13 @@ def test_train_tool_checks_resume_before_building_the_runner(
         'train.py', INTEGRAL, '--work-dir', str(work), '--resume',
         '--cfg-options', *options])
     with pytest.raises(FileNotFoundError, match='Cannot resume'):
-        _train_tool().main()
+        train_main()
     assert sorted(p.name for p in work.iterdir()) == ['last_checkpoint']
     monkeypatch.setattr(sys, 'argv', [
         'train.py', INTEGRAL, '--work-dir', str(work), '--cfg-options',
         *options, 'train_cfg.max_epochs=0'])
     with pytest.raises(ValueError, match='train_cfg.max_epochs is 0'):
-        _train_tool().main()
+        train_main()
 
 
 @pytest.mark.slow
@@ -351,15 +351,106 @@ def test_test_tool_names_a_missing_or_truncated_checkpoint(tmp_path,
     _checkpoint(truncated)
     truncated.write_bytes(truncated.read_bytes()[:100])
     options = [f'{k}={v}' for k, v in data_options(root).items()]
-    spec = importlib.util.spec_from_file_location(
-        'mmipr_tool_test_faults', osp.join(REPO, 'tools', 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     for checkpoint, problem in ((tmp_path / 'missing.pth', 'does not exist'),
                                 (truncated, 'incomplete')):
         monkeypatch.setattr(sys, 'argv', [
             'test.py', INTEGRAL, str(checkpoint), '--work-dir',
             str(tmp_path / 'work'), '--cfg-options', *options])
         with pytest.raises(FileNotFoundError, match=problem) as info:
-            tool.main()
+            test_main()
         assert str(checkpoint) in str(info.value)
+
+
+# ------------------------------------------------------- images (issue 22)
+def test_truncated_image_is_named_as_corrupt(tmp_path):
+    # before: preflight passed, and MMPose's LoadImage stopped training
+    # with "Please check whether the file exists" for a file that exists
+    root = data_root(tmp_path)
+    image = tmp_path / 'train2017' / '000000000001.jpg'
+    data = image.read_bytes()
+    image.write_bytes(data[:len(data) // 2])
+    from mmpose.datasets.transforms import LoadImage
+    with pytest.raises(Exception, match='check whether the file exists'):
+        LoadImage()(dict(img_path=str(image)))
+    with pytest.raises(ValueError, match='corrupt') as info:
+        check_annotation_files(config_for(root), phases=('train', ))
+    message = str(info.value)
+    assert str(image) in message
+    assert 'train_dataloader.dataset.data_prefix.img' in message
+    assert isinstance(info.value, PreflightError)
+    # the val split's images are fine
+    check_annotation_files(config_for(root), phases=('val', ))
+
+
+def test_missing_image_file_is_named(tmp_path):
+    root = data_root(tmp_path)
+    image = tmp_path / 'val2017' / '000000000001.jpg'
+    image.unlink()
+    with pytest.raises(FileNotFoundError, match='missing') as info:
+        check_annotation_files(config_for(root), phases=('val', ))
+    assert str(image) in str(info.value)
+
+
+def test_a_sample_of_a_large_split_is_decoded(tmp_path):
+    # with more images than decoded_images, an evenly spread sample (the
+    # first and the last included) is decoded; every file must exist
+    images = [dict(id=i, file_name=f'{i:012d}.jpg', width=100, height=100)
+              for i in range(1, 8)]
+    ann = coco(person(1))
+    ann['images'] = images
+    root = data_root(tmp_path, train=ann)
+    last = tmp_path / 'train2017' / images[-1]['file_name']
+    last.write_bytes(b'not a jpeg')
+    cfg = config_for(root)
+    with pytest.raises(ValueError, match='1 of the 3 images decoded'):
+        check_annotation_files(cfg, phases=('train', ), decoded_images=3)
+    middle = tmp_path / 'train2017' / images[1]['file_name']
+    last.write_bytes(middle.read_bytes())
+    middle.write_bytes(b'not a jpeg')  # not in the sample of 3
+    check_annotation_files(cfg, phases=('train', ), decoded_images=3)
+    with pytest.raises(ValueError, match=str(middle)):
+        check_annotation_files(cfg, phases=('train', ))
+
+
+# --------------------------------------------- empty splits (issue 22)
+def test_empty_split_with_detected_boxes_is_refused(tmp_path):
+    # before: --num-val 0 wrote an empty split and empty detections; the
+    # preflight passed and MMEngine stopped with "need at least one array
+    # to concatenate"
+    empty = coco()
+    empty['images'] = []
+    root = data_root(tmp_path, val=empty)
+    detections = tmp_path / 'detections.json'
+    detections.write_text('[]')
+    cfg = config_for(root, **{'val_dataloader.dataset.bbox_file':
+                              str(detections)})
+    dataset = dict(cfg.val_dataloader.dataset, pipeline=[])
+    dataset['data_root'] = root + '/'
+    with pytest.raises(ValueError, match='concatenate'):
+        DATASETS.build(dataset)
+    with pytest.raises(ValueError, match='no person detection') as info:
+        check_annotation_files(cfg, phases=('val', ))
+    message = str(info.value)
+    assert str(detections) in message and '--num-val' in message
+    assert 'val_dataloader.dataset.bbox_file' in message
+
+
+def test_detections_must_be_of_the_annotation_files_images(tmp_path):
+    root = data_root(tmp_path)
+    detections = tmp_path / 'detections.json'
+    cfg = config_for(root, **{'val_dataloader.dataset.bbox_file':
+                              str(detections)})
+    box = dict(category_id=1, bbox=[10, 10, 50, 80], score=0.9)
+    detections.write_text(json.dumps([dict(box, image_id=1),
+                                      dict(box, image_id=42)]))
+    with pytest.raises(ValueError, match=r'image_id 42'):
+        check_annotation_files(cfg, phases=('val', ))
+    # below the dataset's score threshold nothing is left
+    detections.write_text(json.dumps([dict(box, image_id=1, score=0.2)]))
+    check_annotation_files(cfg, phases=('val', ))
+    cfg.val_dataloader.dataset.filter_cfg = dict(bbox_score_thr=0.5)
+    with pytest.raises(ValueError, match='bbox_score_thr=0.5'):
+        check_annotation_files(cfg, phases=('val', ))
+    detections.write_text(json.dumps({'not': 'a list'}))
+    with pytest.raises(ValueError, match='not a list of detections'):
+        check_annotation_files(cfg, phases=('val', ))

@@ -2,17 +2,25 @@
 MMPose's CocoDataset and its own rendered pixels."""
 import copy
 import filecmp
-import importlib.util
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
 import mmipr  # noqa: F401  (makes MMPose importable before anything else)
-from mmipr.datasets import DETECTION_FILE, difficulty_counts, generate_synthetic_coco, render_image
+from mmipr.datasets import (
+    DETECTION_FILE,
+    difficulty_counts,
+    generate_synthetic_coco,
+    generator_cli,
+    render_image,
+    write_split,
+)
 
 SEED = 0
 NUM_VAL = 50
@@ -282,26 +290,61 @@ def test_mmpose_coco_dataset_loads_both_splits(data_root):
     assert len(ds) == n_det  # det_bbox_thr=0 keeps every detection
 
 
-def _load_cli():
-    path = osp.join(REPO, 'tools', 'dataset', 'make_synthetic_coco.py')
-    spec = importlib.util.spec_from_file_location('make_synthetic_coco', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """Run tools/dataset/make_synthetic_coco.py as a user does."""
+    return subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'dataset',
+                                  'make_synthetic_coco.py'), *args],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
-def test_cli_help_and_run(tmp_path, capsys):
-    cli = _load_cli()
-    with pytest.raises(SystemExit) as e:
-        cli.parse_args(['--help'])
-    assert e.value.code == 0
-    assert '--seed' in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        cli.parse_args([str(tmp_path), '--min-size', '700', '--max-size', '300'])
-    cli.main([str(tmp_path / 'd'), '--num-train', '2', '--num-val', '3',
-              '--workers', '1', '--no-progress'])
-    out = capsys.readouterr().out
-    assert '| joints |' in out and 'val: 3 images' in out
+def test_cli_help_and_run(tmp_path):
+    out = run_cli('--help')
+    assert out.returncode == 0 and '--seed' in out.stdout
+    out = run_cli(str(tmp_path / 'd'), '--num-train', '2', '--num-val', '3',
+                  '--workers', '1', '--no-progress')
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert '| joints |' in out.stdout and 'val: 3 images' in out.stdout
+    out = run_cli(str(tmp_path / 'e'), '--num-val', '0')
+    assert out.returncode == 2 and 'argument --num-val' in out.stderr
+    assert not (tmp_path / 'e').exists()
+
+
+@pytest.mark.parametrize('flag,value', [
+    ('--num-val', '0'), ('--num-train', '0'), ('--num-val', '-3'),
+    ('--seed', '-1'), ('--workers', '0'), ('--jpeg-quality', '101'),
+    ('--max-people', '0'), ('--num-val', 'ten'), ('--min-size', '700')])
+def test_cli_refuses_bad_values_before_writing(tmp_path, capsys, flag,
+                                               value):
+    # before: --num-val 0 exited 0 and wrote an empty split, on which
+    # MMEngine later stopped with "need at least one array to concatenate";
+    # --seed -1 failed inside numpy after the folders were made
+    with pytest.raises(SystemExit) as info:
+        generator_cli.main([str(tmp_path / 'd'), flag, value,
+                            '--no-progress'])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert flag in err and value in err
+    assert not (tmp_path / 'd').exists()
+
+
+@pytest.mark.parametrize('kwargs,name', [
+    (dict(num_val=0), 'num_val'), (dict(num_train=0), 'num_train'),
+    (dict(num_val=2.0), 'num_val'), (dict(seed=-1), 'seed'),
+    (dict(workers=0), 'workers'), (dict(jpeg_quality=-5), 'jpeg_quality')])
+def test_generator_refuses_an_empty_split_and_bad_settings(tmp_path, kwargs,
+                                                            name):
+    settings = dict(dict(num_train=1, num_val=1, seed=0, workers=1,
+                         progress=False), **kwargs)
+    with pytest.raises(ValueError, match=f'generate_synthetic_coco: {name}'):
+        generate_synthetic_coco(str(tmp_path / 'd'), **settings)
+    assert not os.listdir(tmp_path)
+    with pytest.raises(ValueError, match='num_images.*concatenate'):
+        write_split(str(tmp_path / 'e'), 'val', 0, workers=1,
+                    progress=False)
+    with pytest.raises(ValueError, match=r"split must be one of \['train', "):
+        write_split(str(tmp_path / 'e'), 'test', 1, workers=1,
+                    progress=False)
 
 
 @pytest.mark.slow
@@ -341,3 +384,33 @@ def test_far_side_face_keypoints_are_neither_drawn_nor_labelled():
         hidden += ~body.labelled[:5]
     # people seen from behind hide their face; profiles their far eye and ear
     assert (hidden > 20).all() and (hidden < 150).all()
+
+
+def test_keypoint_pixels_round_halves_up_as_mmpose():
+    # the generator's pixel of a keypoint (its labels read the painted id
+    # map there) rounds as MMPose's codecs: int(x + 0.5), halves up
+    from mmipr.datasets.synthetic_scene import keypoint_pixels
+    xs = np.array([0.5, 1.5, 2.5, 2.4999, 3.5, 7.0, 0.0, -0.4, 99.5])
+    kps = np.stack([xs, xs[::-1]], -1)
+    expected = [[int(x + 0.5), int(y + 0.5)] for x, y in kps]
+    got = keypoint_pixels(kps)
+    assert got.dtype == np.int64 and got.tolist() == expected
+
+
+@pytest.mark.parametrize('probs,code', [((1, 0, 0), 2), ((0, 0, 1), 0)])
+def test_scene_targets_use_the_split_codes(probs, code):
+    # level_probs are (hard, medium, easy); targets are the codes of
+    # mmipr.evaluation.splits, which also label the written instances
+    from mmipr.datasets.synthetic_scene import SceneConfig
+    from mmipr.evaluation.splits import HARD, instance_levels
+    assert HARD == 2
+    cfg = SceneConfig(level_probs=probs)
+    scenes = [render_image(SEED, 'val', i, cfg) for i in range(6)]
+    targets = np.concatenate([s.targets for s in scenes])
+    assert (targets == code).all()
+    keep = [s.areas > 0 for s in scenes]
+    levels = instance_levels(
+        np.concatenate([s.keypoints[k] for s, k in zip(scenes, keep)]),
+        np.concatenate([s.bboxes[k] for s, k in zip(scenes, keep)]))
+    labelled = levels['size'] >= 0
+    assert (levels['size'][labelled] == code).mean() > 0.8

@@ -97,7 +97,7 @@ def test_demo_and_study_decide_dataset_present_the_same_way():
 def test_preflight_refuses_a_synthetic_dataset_without_its_marker(tmp_path):
     from mmengine.config import Config
 
-    from mmipr.engine.preflight import check_annotation_files
+    from mmipr.datasets.annotation_checks import check_annotation_files
     root = str(tmp_path / 'data')
     generate_synthetic_coco(root, 2, 3, seed=0, workers=1, progress=False)
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'synthetic',

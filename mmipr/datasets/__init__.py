@@ -1,7 +1,13 @@
-"""Synthetic COCO-format person-keypoint data (library code; CLI in tools/dataset).
+"""Synthetic COCO-format person-keypoint data (library code; CLI in tools/dataset),
+and the checks of a config's data files.
 
-The generator imports no MMPose module (only numpy, OpenCV and tqdm);
-``transforms`` (``CachedLoadImage``) does, and ``import mmipr`` imports it.
+The generator imports no MMPose module (numpy, OpenCV, tqdm, and mmipr's
+pure layers: the split levels of :mod:`mmipr.evaluation.splits`, the rounding
+of :mod:`mmipr.heatmap.stats`); its command line is :mod:`.generator_cli`.
+:mod:`.data_files` lists a config's data files, :mod:`.annotation_checks`
+checks their contents (it reads MMPose's dataset metainfo).
+``transforms`` (``CachedLoadImage``) imports MMPose, and ``import mmipr``
+imports it.
 """
 from .synthetic_coco import (
                              DETECTION_FILE,
@@ -15,11 +21,11 @@ from .synthetic_coco import (
                              render_image,
                              write_split,
 )
-from .synthetic_scene import SceneConfig, SceneImage, difficulty_levels
+from .synthetic_scene import SceneConfig, SceneImage
 
 __all__ = [
     'generate_synthetic_coco', 'write_split', 'render_image',
-    'difficulty_counts', 'difficulty_levels', 'format_difficulty_table',
+    'difficulty_counts', 'format_difficulty_table',
     'SceneConfig', 'SceneImage', 'DETECTION_FILE', 'MARKER_FILE',
     'ensure_synthetic_coco', 'generation_settings', 'read_marker'
 ]

@@ -22,8 +22,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmipr.evaluation.splits import LEVEL_NAMES, NO_SPLIT, instance_levels
+from mmipr.utils.validation import check_choice, check_number
+
 from .synthetic_body import COCO_KEYPOINT_NAMES, COCO_SKELETON
-from .synthetic_scene import SceneConfig, SceneImage, difficulty_levels, render_scene
+from .synthetic_scene import SceneConfig, SceneImage, render_scene
 
 SPLITS = ('train', 'val')
 _SPLIT_CODE = {'train': 0, 'val': 1}
@@ -34,6 +37,10 @@ FACTORS = ('joints', 'occlusion', 'size')
 #: train split defaults: mostly easy instances and less clutter (COCO-like)
 TRAIN_LEVEL_PROBS = (0.1, 0.3, 0.6)
 TRAIN_CLUTTER = (3, 10)
+#: why a split needs an image (MMPose cannot build an empty dataset)
+EMPTY_SPLIT_HINT = ('an empty split would be generated, and MMEngine would '
+                    'stop on it later ("need at least one array to '
+                    'concatenate")')
 #: written last, into a complete dataset only: its generation settings
 MARKER_FILE = 'mmipr_synthetic_coco.json'
 
@@ -153,19 +160,19 @@ def difficulty_counts(annotations: Sequence[dict]) -> Dict[str, Dict[str, int]]:
     Returns:
         dict: ``{factor: {'hard': n, 'medium': n, 'easy': n, 'total': n}}``
         for factor in ``joints``, ``occlusion``, ``size``
-        (levels as in :func:`difficulty_levels`).
+        (levels of :func:`mmipr.evaluation.splits.instance_levels`).
     """
     if not annotations:
         return {f: {**{lv: 0 for lv in LEVELS}, 'total': 0} for f in FACTORS}
     kps = np.array([a['keypoints'] for a in annotations], float).reshape(
         len(annotations), -1, 3)
     boxes = np.array([a['bbox'] for a in annotations], float)
-    levels = difficulty_levels(kps, boxes)
+    levels = instance_levels(kps, boxes)
     out = {}
     for f in FACTORS:
         a = levels[f]
-        out[f] = {lv: int((a == i).sum()) for i, lv in enumerate(LEVELS)}
-        out[f]['total'] = int((a >= 0).sum())
+        out[f] = {lv: int((a == LEVEL_NAMES.index(lv)).sum()) for lv in LEVELS}
+        out[f]['total'] = int((a != NO_SPLIT).sum())
     return out
 
 
@@ -195,7 +202,7 @@ def write_split(out_dir: str, split: str, num_images: int, seed: int = 0,
     Args:
         out_dir (str): dataset root.
         split (str): 'train' or 'val'.
-        num_images (int): number of images.
+        num_images (int): number of images, at least 1.
         seed (int): dataset seed.
         workers (int): worker processes (1 = in this process).
         progress (bool): show a progress bar.
@@ -206,12 +213,10 @@ def write_split(out_dir: str, split: str, num_images: int, seed: int = 0,
         dict: ``images``, ``instances``, ``instances_with_keypoints``,
         ``detections`` and ``difficulty`` (see :func:`difficulty_counts`).
     """
-    if split not in _SPLIT_CODE:
-        raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
-    if num_images < 0:
-        raise ValueError(f'num_images must be >= 0, got {num_images}')
-    if workers < 1:
-        raise ValueError(f'workers must be >= 1, got {workers}')
+    check_choice('write_split', 'split', split, SPLITS)
+    check_number('write_split', 'num_images', num_images, integer=True,
+                 low=1, hint=EMPTY_SPLIT_HINT)
+    check_number('write_split', 'workers', workers, integer=True, low=1)
     cfg = cfg or SceneConfig()
     img_dir = osp.join(out_dir, f'{split}2017')
     os.makedirs(img_dir, exist_ok=True)
@@ -276,9 +281,9 @@ def generate_synthetic_coco(out_dir: str, num_train: int = 800,
 
     Args:
         out_dir (str): dataset root (created if missing).
-        num_train (int): train images.
-        num_val (int): val images.
-        seed (int): dataset seed.
+        num_train (int): train images, at least 1.
+        num_val (int): val images, at least 1.
+        seed (int): dataset seed, at least 0.
         workers (int): worker processes.
         progress (bool): show progress bars.
         cfg (SceneConfig, optional): generator knobs (image sizes, people
@@ -296,6 +301,15 @@ def generate_synthetic_coco(out_dir: str, num_train: int = 800,
     written last: a generation killed midway leaves any earlier dataset in
     ``out_dir`` untouched, never a mix of two.
     """
+    for name, value in (('num_train', num_train), ('num_val', num_val)):
+        check_number('generate_synthetic_coco', name, value, integer=True,
+                     low=1, hint=EMPTY_SPLIT_HINT)
+    check_number('generate_synthetic_coco', 'seed', seed, integer=True,
+                 low=0)
+    check_number('generate_synthetic_coco', 'workers', workers,
+                 integer=True, low=1)
+    check_number('generate_synthetic_coco', 'jpeg_quality', jpeg_quality,
+                 integer=True, low=0, high=100)
     cfg = cfg or SceneConfig()
     train_cfg = train_cfg or replace(cfg, level_probs=TRAIN_LEVEL_PROBS,
                                      clutter=TRAIN_CLUTTER)

@@ -2,7 +2,8 @@
 occluders, and the COCO labels read back from what was painted.
 
 Difficulty is designed, not hoped for. Each person gets a target level
-(0 hard, 1 medium, 2 easy) for the three factors of the paper's splits:
+(the codes of :mod:`mmipr.evaluation.splits`: ``EASY``, ``MEDIUM``, ``HARD``)
+for the three factors of the paper's splits:
 
 * joints present (v > 0): 1-5 / 6-10 / 11-17. The image border removes
   keypoints (v = 0), so the person is shifted across a border until exactly
@@ -20,17 +21,25 @@ each pixel last), so labels are exact even where the targets are missed
 (e.g. when two people overlap).
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
+import torch
+
+from mmipr.evaluation.splits import EASY, HARD, MEDIUM
+from mmipr.heatmap.stats import round_half_up
 
 from .synthetic_body import Body, draw_body, sample_body
 
 NUM_KEYPOINTS = 17
-# Target ranges; kept off the split boundaries so rounding never flips a level.
-_JOINT_RANGES = ((1, 5), (6, 10), (11, 17))
-_SIZE_RANGES = ((26.0, 58.0), (72.0, 120.0), (140.0, 320.0))
+#: the level of each entry of ``SceneConfig.level_probs`` (hard, medium, easy)
+_LEVEL_OF_PROB = np.array([HARD, MEDIUM, EASY])
+# Target ranges per level; kept off the split boundaries so rounding never
+# flips a level.
+_JOINT_RANGES = {HARD: (1, 5), MEDIUM: (6, 10), EASY: (11, 17)}
+_SIZE_RANGES = {HARD: (26.0, 58.0), MEDIUM: (72.0, 120.0),
+                EASY: (140.0, 320.0)}
 _GAP_PX = 4.0  # keypoints closer than this to an occluder edge are avoided
 
 
@@ -72,7 +81,8 @@ class SceneImage:
         areas (np.ndarray): (P,) silhouette area inside the image, pixels.
         segmentations (list): per person, COCO polygons of the silhouette.
         targets (np.ndarray): (P, 3) int target levels (joints, occlusion,
-            size), 0 hard / 1 medium / 2 easy, for diagnostics.
+            size), codes of :mod:`mmipr.evaluation.splits` (``EASY`` 0,
+            ``MEDIUM`` 1, ``HARD`` 2), for diagnostics.
         id_map (np.ndarray): (H, W) uint16, who painted each pixel last:
             0 background, else the painting order (1, 2, ...) of the person
             or occluder; a higher id was painted later, on top.
@@ -176,7 +186,7 @@ def _place(rng, body: Body, w: int, h: int, joints_level: int,
     targets (as closely as the image allows)."""
     kps, outline = body.keypoints[body.labelled], body.outline_points()
     lo, hi = _JOINT_RANGES[joints_level]
-    full = joints_level == 2 and rng.random() < 0.7
+    full = joints_level == EASY and rng.random() < 0.7
     cut = None
     if not full:
         sides = [(np.array([0.0, 1.0]), 'bottom'), (np.array([0.0, -1.0]), 'top'),
@@ -219,8 +229,9 @@ def _place(rng, body: Body, w: int, h: int, joints_level: int,
 
 def keypoint_pixels(kps: np.ndarray) -> np.ndarray:
     """Pixel index (col, row) of keypoints (..., 2): OpenCV puts pixel
-    centres on integers, so this is rounding."""
-    return np.floor(np.asarray(kps) + 0.5).astype(np.int64)
+    centres on integers, so this is rounding, halves up as everywhere in
+    mmipr (:func:`mmipr.heatmap.stats.round_half_up`). Returns int64."""
+    return round_half_up(torch.as_tensor(np.asarray(kps))).numpy()
 
 
 def inside_image(kps: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -234,10 +245,10 @@ def _occluder_count(rng, level: int, n: int) -> Optional[Tuple[int, int]]:
     level, ratios strictly inside the level; None when impossible."""
     if n == 0:
         return None
-    if level == 0:
+    if level == HARD:
         # Mostly leave some keypoints in view: a fully hidden person is rare.
         lo, hi = n // 2 + 1, n if n <= 2 or rng.random() < 0.15 else n - 1
-    elif level == 1:
+    elif level == MEDIUM:
         lo, hi = n // 10 + 1, (n - 1) // 2
     else:
         lo, hi = 0, (n - 1) // 10
@@ -332,7 +343,7 @@ def render_scene(rng: np.random.Generator,
     occ_masks = []
 
     n_people = int(rng.integers(1, cfg.max_people + 1))
-    targets = rng.choice(3, (n_people, 3), p=cfg.level_probs)
+    targets = _LEVEL_OF_PROB[rng.choice(3, (n_people, 3), p=cfg.level_probs)]
     shared = rng.random(n_people) < cfg.shared_level_prob
     targets[shared] = targets[shared, :1]
     bodies = []
@@ -341,7 +352,8 @@ def render_scene(rng: np.random.Generator,
         _place(rng, body, w, h, int(t[0]), int(t[2]))
         bodies.append(body)
     # Hardest occlusion first, so later (easier) people only ever cover them.
-    order = sorted(range(n_people), key=lambda i: (targets[i, 1], rng.random()))
+    order = sorted(range(n_people),
+                   key=lambda i: (-targets[i, 1], rng.random()))
     masks = np.zeros((n_people, h, w), np.uint8)
     person_ids = np.zeros(n_people, np.int64)
     painted, occluder_ids = 0, []
@@ -399,33 +411,3 @@ def render_scene(rng: np.random.Generator,
                       person_masks=masks.astype(bool),
                       occluder_masks=np.array(occ_masks, bool).reshape(-1, h, w),
                       occluder_ids=np.array(occluder_ids, np.int64))
-
-
-def difficulty_levels(keypoints: np.ndarray,
-                      bboxes: np.ndarray) -> Dict[str, np.ndarray]:
-    """Level of each instance for the three factors of the paper's splits.
-
-    A local, self-contained count for the generator's report (the official
-    split functions live in ``mmipr.evaluation``).
-
-    Args:
-        keypoints (np.ndarray): (N, K, 3) COCO keypoints.
-        bboxes (np.ndarray): (N, 4) xywh boxes.
-
-    Returns:
-        dict: ``joints``, ``occlusion``, ``size`` -> (N,) int, 0 hard,
-        1 medium, 2 easy, -1 for instances without labelled keypoints.
-        Joints bounds are for K = 17: 1-5 / 6-10 / 11-17 present; occlusion
-        (v == 1) / (v > 0): > 0.5 / 0.1-0.5 / < 0.1; size max(w, h):
-        < 64 / 64-128 / > 128.
-    """
-    v = np.asarray(keypoints)[..., 2]
-    n = (v > 0).sum(-1)
-    ratio = (v == 1).sum(-1) / np.maximum(n, 1)
-    side = np.asarray(bboxes)[:, 2:4].max(-1) if len(bboxes) else np.zeros(0)
-    joints = np.where(n <= 5, 0, np.where(n <= 10, 1, 2))
-    occ = np.where(ratio > 0.5, 0, np.where(ratio >= 0.1, 1, 2))
-    size = np.where(side < 64, 0, np.where(side <= 128, 1, 2))
-    none = n == 0
-    return {k: np.where(none, -1, a) for k, a in
-            (('joints', joints), ('occlusion', occ), ('size', size))}

@@ -1,5 +1,7 @@
 """Registered mmipr engine modules (model wrappers, hooks) and launch helpers."""
-from .checkpoint import check_checkpoint_matches
+from mmipr.datasets.annotation_checks import check_annotation_files
+
+from .checkpoint import check_checkpoint_matches, check_resume, checkpoint_problem
 from .cpu_amp import ChannelsLastHook, CPUAmpOptimWrapper
 from .cpu_memory import GlibcMallocHook
 from .distributed import DeviceAwareDistributedDataParallel, setup_cpu_distributed
@@ -9,14 +11,7 @@ from .hooks import (
     PriorGradientRatioHook,
     ResumeValidationHook,
 )
-from .preflight import (
-    check_amp_device,
-    check_annotation_files,
-    check_data_paths,
-    check_resume,
-    check_train_length,
-    checkpoint_problem,
-)
+from .preflight import check_amp_device, check_data_paths, check_train_length
 
 __all__ = [
     'CPUAmpOptimWrapper', 'ChannelsLastHook', 'GlibcMallocHook',

@@ -225,20 +225,8 @@ def data_files(cfg: Config) -> list[str]:
     """Every file a run of ``cfg`` reads besides its images: the train, val
     and test annotation files, detection files, the evaluators' annotation
     files and the starting weights (``load_from``)."""
-    files = []
-    for phase in ('train', 'val', 'test'):
-        loader = cfg.get(f'{phase}_dataloader') or {}
-        dataset = loader.get('dataset') or {}
-        root = dataset.get('data_root') or ''
-        if dataset.get('ann_file'):
-            files.append(osp.join(root, dataset['ann_file']))
-        if dataset.get('bbox_file'):
-            files.append(dataset['bbox_file'])
-        evaluator = cfg.get(f'{phase}_evaluator') if phase != 'train' else None
-        for metric in (evaluator if isinstance(evaluator, list)
-                       else [evaluator] if evaluator else []):
-            if metric.get('ann_file'):
-                files.append(metric['ann_file'])
+    from mmipr.datasets.data_files import IMAGE_DIR, config_data_files
+    files = [f.path for f in config_data_files(cfg) if f.kind != IMAGE_DIR]
     if cfg.get('load_from'):
         files.append(cfg.load_from)
     return sorted(set(osp.normpath(f) for f in files))

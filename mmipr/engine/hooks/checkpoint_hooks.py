@@ -5,10 +5,11 @@ MMEngine 0.10.7's :class:`~mmengine.hooks.CheckpointHook` removes the oldest
 checkpoint (``max_keep_ckpts``) and the previous best one *before* it writes
 the new one, and writes it in place: a kill during ``torch.save`` leaves a
 truncated file and, with ``max_keep_ckpts=1``, nothing to resume from.
-:class:`AtomicCheckpointHook` writes each checkpoint to a hidden file in the
-same folder and renames it (``os.replace``) once complete, and removes old
-checkpoints only after that; ``last_checkpoint`` is written (by MMEngine)
-after the rename, so it always names a complete file.
+:class:`AtomicCheckpointHook` writes each checkpoint through
+:func:`mmipr.utils.io.atomic_output` (a hidden file in the same folder,
+renamed over the checkpoint once complete) and removes old checkpoints only
+after that; ``last_checkpoint`` is written (by MMEngine) after the rename, so
+it always names a complete file.
 
 MMEngine saves an epoch's checkpoint *before* that epoch's validation (and
 saves it again after the validation only when the best checkpoint changed),
@@ -32,32 +33,25 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.runner import EpochBasedTrainLoop
 from mmpose.registry import HOOKS
 
-#: suffix of the hidden file a checkpoint is written to before its rename
-PART_SUFFIX = '.part'
+from mmipr.utils.io import atomic_output
+from mmipr.utils.validation import InvalidArgumentError, check_bool, check_choice, check_number
+
 #: meta key: the epoch whose validation had finished when it was saved
 VALIDATED_EPOCH = 'validated_epoch'
 
 
-def part_path(path: str) -> str:
-    """The hidden temporary file ``path`` is written to before its rename.
+def leftover_pattern(out_dir: str) -> str:
+    """Glob pattern of the temporary files a kill during saving leaves in
+    ``out_dir``: :func:`~mmipr.utils.io.atomic_output` writes
+    ``<name>.pth`` to ``.<name>.pth.<random>`` beside it.
 
     Args:
-        path (str): the checkpoint's final path.
+        out_dir (str): the checkpoint folder.
 
     Returns:
-        str: ``<folder>/.<name>.part``, in the same folder (so that the rename
-        is atomic: same file system).
+        str: the pattern, e.g. ``work_dirs/run/.*.pth.*``.
     """
-    folder, name = osp.split(path)
-    return osp.join(folder, f'.{name}{PART_SUFFIX}')
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return osp.join(glob.escape(out_dir), '.*.pth.*')
 
 
 @contextlib.contextmanager
@@ -81,14 +75,18 @@ class AtomicCheckpointHook(CheckpointHook):
     or absent, never truncated, and which never removes the last complete one
     before its successor is complete.
 
-    Same arguments as ``CheckpointHook``. Each checkpoint (per interval, the
-    last, the best) is written to ``.<name>.part`` in the output folder,
-    flushed to disk and renamed to ``<name>`` (``os.replace``, atomic on one
-    file system); checkpoints that ``max_keep_ckpts`` or a new best one
-    retire are removed only once the new file is complete, and
-    ``last_checkpoint`` is written after the rename. A ``.part`` file left by
-    a killed run is removed when training starts. Storage backends other
-    than local files are left to ``CheckpointHook``'s own behaviour.
+    Same arguments as ``CheckpointHook``, checked when it is built: the
+    numbers are whole (``interval`` and ``max_keep_ckpts`` -1 or at least 1,
+    ``save_begin`` at least 0), the switches booleans, ``rule`` ``'greater'``,
+    ``'less'`` or None (or a list of them). Each checkpoint (per interval, the
+    last, the best) is written through :func:`~mmipr.utils.io.atomic_output`
+    (a hidden temporary file in the output folder, flushed to disk and
+    renamed to ``<name>``: atomic on one file system); checkpoints that
+    ``max_keep_ckpts`` or a new best one retire are removed only once the
+    new file is complete, and ``last_checkpoint`` is written after the
+    rename. A temporary file left by a killed run is removed when training
+    starts. Storage backends other than local files are left to
+    ``CheckpointHook``'s own behaviour.
 
     Examples:
         >>> default_hooks = dict(checkpoint=dict(
@@ -96,17 +94,46 @@ class AtomicCheckpointHook(CheckpointHook):
         ...     save_best='coco/AP', rule='greater'))
     """
 
+    def __init__(self, interval: int = -1, by_epoch: bool = True,
+                 save_optimizer: bool = True,
+                 save_param_scheduler: bool = True,
+                 max_keep_ckpts: int = -1, save_last: bool = True,
+                 rule=None, save_begin: int = 0, **kwargs) -> None:
+        owner = type(self).__name__
+        for name, value in (('interval', interval),
+                            ('max_keep_ckpts', max_keep_ckpts)):
+            check_number(owner, name, value, integer=True, low=-1)
+            if value == 0:
+                raise InvalidArgumentError(
+                    f'{owner}: {name} must be -1 or a whole number >= 1, got '
+                    f'0; MMEngine would treat 0 as -1 ('
+                    + ('never save by interval, only the last checkpoint'
+                       if name == 'interval' else 'keep every checkpoint')
+                    + '), so say -1 if that is meant')
+        check_number(owner, 'save_begin', save_begin, integer=True, low=0)
+        for name, value in (('by_epoch', by_epoch),
+                            ('save_optimizer', save_optimizer),
+                            ('save_param_scheduler', save_param_scheduler),
+                            ('save_last', save_last)):
+            check_bool(owner, name, value)
+        for value in (rule if isinstance(rule, list) else [rule]):
+            check_choice(owner, 'rule', value, ('greater', 'less', None))
+        super().__init__(interval=interval, by_epoch=by_epoch,
+                         save_optimizer=save_optimizer,
+                         save_param_scheduler=save_param_scheduler,
+                         max_keep_ckpts=max_keep_ckpts, save_last=save_last,
+                         rule=rule, save_begin=save_begin, **kwargs)
+
     def before_train(self, runner) -> None:
         """Set up the output folder (``CheckpointHook``) and remove the
-        ``.part`` files of a run killed while saving.
+        temporary files of a run killed while saving.
 
         Args:
             runner (Runner): the runner of the training process.
         """
         super().before_train(runner)
         if self._is_local() and is_main_process():
-            pattern = osp.join(glob.escape(self.out_dir), f'.*{PART_SUFFIX}')
-            for path in glob.glob(pattern):
+            for path in glob.glob(leftover_pattern(self.out_dir)):
                 runner.logger.info(
                     f'Removing {path}, left by a run killed while saving it.')
                 os.remove(path)
@@ -124,9 +151,10 @@ class AtomicCheckpointHook(CheckpointHook):
 
     @contextlib.contextmanager
     def _atomic_saving(self, runner) -> Iterator[None]:
-        """Within the block, ``runner.save_checkpoint`` writes to a ``.part``
-        file and renames it, and the backend's removals wait until the block
-        has finished without an error (then spare what it wrote)."""
+        """Within the block, ``runner.save_checkpoint`` writes through
+        :func:`~mmipr.utils.io.atomic_output`, and the backend's removals
+        wait until the block has finished without an error (then spare what
+        it wrote)."""
         if not self._is_local() or getattr(self, '_saving_atomically', False):
             # (MMEngine's best-checkpoint saving re-saves the epoch's
             # checkpoint within: the outer block covers it)
@@ -138,13 +166,12 @@ class AtomicCheckpointHook(CheckpointHook):
         retired: List[tuple] = []
 
         def atomic_save(out_dir: str, filename: str, *args, **kwargs):
+            if not is_main_process():
+                return  # Runner.save_checkpoint writes on the main one only
             final = osp.join(out_dir, filename)
-            part = part_path(final)
-            save(out_dir, osp.relpath(part, out_dir), *args, **kwargs)
-            if is_main_process() and osp.isfile(part):
-                _fsync(part)
-                os.replace(part, final)
-                written.append(osp.abspath(final))
+            with atomic_output(final) as tmp:
+                save(out_dir, osp.relpath(tmp, out_dir), *args, **kwargs)
+            written.append(osp.abspath(final))
 
         def defer(method: str):
             return lambda path: retired.append((method, path))
