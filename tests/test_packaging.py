@@ -10,6 +10,7 @@ import glob
 import os
 import os.path as osp
 import re
+import shutil
 import subprocess
 import sys
 
@@ -53,10 +54,16 @@ def test_metafile_lists_every_model_config_in_mmposes_format():
 
 
 def test_mim_search_lists_the_configs(tmp_path):
+    # built from a copy: setuptools builds in the source tree (build/,
+    # *.egg-info), which must not collect stale files in the checkout
+    source = tmp_path / 'source'
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        '.git', 'build', 'dist', '*.egg-info', 'data', 'work_dirs',
+        '__pycache__', '.pytest_cache', '.ruff_cache'))
     target = tmp_path / 'site'
     proc = subprocess.run(
         [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
-         '--no-build-isolation', '--target', str(target), REPO],
+         '--no-build-isolation', '--target', str(target), str(source)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
