@@ -25,6 +25,7 @@ from mmipr.utils.validation import InvalidArgumentError
 
 INTEGRAL = 'configs/synthetic/sbl_r18_integral_kl2.py'
 DETECTION = 'configs/synthetic/sbl_r18_detection.py'
+GU2021 = 'configs/synthetic/sbl_r18_integral_gu2021.py'
 BATCH = 2
 
 
@@ -63,8 +64,12 @@ def crops(model) -> torch.Tensor:
             'inputs']
 
 
-def test_integral_head_onnx_equals_pytorch(tmp_path):
-    model = seeded_model(INTEGRAL)
+@pytest.mark.parametrize('config', [INTEGRAL, GU2021],
+                         ids=['integral_kl2', 'gu2021'])
+def test_integral_head_onnx_equals_pytorch(config, tmp_path):
+    """Softmax, expectation (with Gu et al. 2021's compensation, whose gain
+    grows on flat maps: the delicate case) and A(2), against predict()."""
+    model = seeded_model(config)
     path = export_onnx(model, str(tmp_path / 'integral.onnx'),
                        batch_size=BATCH)
     inputs = crops(model)
