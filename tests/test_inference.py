@@ -2,22 +2,22 @@
 
 A generated synthetic image, one person box, both heads: the keypoints and
 scores that :func:`mmipr.apis.infer_with_boxes` predicts for the box must be
-those of the Runner test that ``tools/test.py`` runs (MMEngine's
-``DumpResults``, what ``--dump`` adds) on a dataset holding just that image
-and box. The model is a committed one under ``weights/`` when a record there
-names the config, else a seeded one saved as an ordinary MMEngine checkpoint.
+those that ``tools/test.py --dump`` writes (MMEngine's ``DumpResults``),
+run in this process, on a dataset holding just that image and box. The
+model is a committed one under ``weights/`` when a record there names the
+config, else a seeded one saved as an ordinary MMEngine checkpoint.
 """
 import glob
+import importlib.util
 import json
 import os.path as osp
 import pickle
+import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
-from mmengine.config import Config
-from mmengine.runner import Runner
+from conftest import REPO, cli_options
 
 from mmipr.apis import infer_with_boxes, init_inferencer
 
@@ -77,38 +77,54 @@ def one_person(tmp_path_factory):
               key=lambda a: a['area'])
     image = images[ann['image_id']]
     coco.update(images=[image], annotations=[ann])
-    with open(root / 'one.json', 'w') as f:
+    with open(root / 'annotations' / 'one.json', 'w') as f:
         json.dump(coco, f)
     x, y, w, h = ann['bbox']
     return (str(root), str(root / 'val2017' / image['file_name']),
             [x, y, x + w, y + h])
 
 
-def runner_test_predictions(config: str, checkpoint: str, data_root: str,
-                            work_dir: str) -> dict:
+def tools_test_predictions(config: str, checkpoint: str, data_root: str,
+                           work_dir: str, monkeypatch) -> dict:
     """The predictions of ``tools/test.py CONFIG CHECKPOINT --dump`` on the
-    one-box dataset (ground-truth box), from the same Runner test."""
-    cfg = Config.fromfile(osp.join(REPO, config))
-    dataset = cfg.test_dataloader.dataset
-    dataset.update(data_root=data_root + '/', ann_file='one.json',
-                   bbox_file=None)
-    cfg.test_dataloader.update(num_workers=0, persistent_workers=False,
-                               batch_size=1)
+    one-box dataset (its ground-truth box), run in this process."""
+    tool = load_tool('tools/test.py')
     dump = osp.join(work_dir, 'dump.pkl')
-    cfg.test_evaluator = dict(type='DumpResults', out_file_path=dump)
-    cfg.update(load_from=checkpoint, work_dir=work_dir, launcher='none')
-    Runner.from_cfg(cfg).test()
+    ann_file = osp.join(data_root, 'annotations', 'one.json')
+    options = {
+        'test_dataloader.dataset.data_root': data_root + '/',
+        'test_dataloader.dataset.ann_file': 'annotations/one.json',
+        'test_dataloader.dataset.bbox_file': None,
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False,
+        # --dump has made test_evaluator a list: [the metric, DumpResults]
+        'test_evaluator.0.ann_file': ann_file,
+    }
+    monkeypatch.setattr(sys, 'argv', [
+        'tools/test.py', osp.join(REPO, config), checkpoint, '--dump', dump,
+        '--work-dir', work_dir, *cli_options(options)])
+    tool.main()
     with open(dump, 'rb') as f:
         (sample, ) = pickle.load(f)
     return sample['pred_instances']
 
 
+def load_tool(path: str):
+    """A tool script of the repo as a module (its ``main``)."""
+    spec = importlib.util.spec_from_file_location(
+        'tool_' + osp.splitext(osp.basename(path))[0], osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize('config', [INTEGRAL, DETECTION])
-def test_inference_matches_tools_test(config, one_person, tmp_path):
+def test_inference_matches_tools_test(config, one_person, tmp_path,
+                                      monkeypatch):
     data_root, image, box = one_person
     checkpoint = checkpoint_for(config, tmp_path)
-    expected = runner_test_predictions(config, checkpoint, data_root,
-                                       str(tmp_path))
+    expected = tools_test_predictions(config, checkpoint, data_root,
+                                      str(tmp_path / 'work'), monkeypatch)
 
     inferencer = init_inferencer(osp.join(REPO, config), checkpoint)
     vis = tmp_path / 'vis.png'
@@ -167,11 +183,7 @@ def test_mmposes_inferencer_ignores_given_boxes(one_person, tmp_path):
 
 
 def test_infer_tool(one_person, tmp_path, capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'infer_tool', osp.join(REPO, 'tools', 'infer.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/infer.py')
     data_root, image, box = one_person
     checkpoint = checkpoint_for(DETECTION, tmp_path)
     config = osp.join(REPO, DETECTION)
