@@ -60,8 +60,6 @@ def init_inferencer(config: str, checkpoint: Optional[str] = None,
         (``next(inferencer(img, draw_heatmap=True, vis_out_dir=...))``), or
         pass it to :func:`infer_with_boxes`.
     """
-    import mmipr  # noqa: F401  (registers mmipr's modules for the config)
-
     return MMPoseInferencer(pose2d=config, pose2d_weights=checkpoint,
                             device=device, det_model=det_model)
 
