@@ -397,9 +397,8 @@ def refine_keypoints_dark(keypoints: Tensor, heatmaps: Tensor,
     if blur_kernel.dim() != 1 or blur_kernel.numel() % 2 != 1:
         raise ValueError(f'blur_kernel must be 1-D of odd length, got shape '
                          f'{tuple(blur_kernel.shape)}')
-    H, W = heatmaps.shape[-2:]
     x, y = keypoints.long().unbind(-1)
-    inside = (x > 1) & (x < W - 2) & (y > 1) & (y < H - 2)
+    inside = dark_applies(x, y, heatmaps)
     values = _blur_around(heatmaps, x, y, blur_kernel, _DARK_OFFSETS)
     # Twice the clamp: a margin for the rounding of c >= 1.
     full = inside & (values.amin(-1) < 2e-10)
@@ -407,6 +406,43 @@ def refine_keypoints_dark(keypoints: Tensor, heatmaps: Tensor,
         # the clamp may bite: scale by c, which needs the blurred map's
         # maximum (the only whole-map work)
         values[full] *= _modulation_scale(heatmaps, full, blur_kernel)[:, None]
+    return dark_newton_step(keypoints, values, inside)
+
+
+def dark_applies(x: Tensor, y: Tensor, heatmaps: Tensor) -> Tensor:
+    """Where DARK refines (MMPose's rule): 1 < x < W - 2 and 1 < y < H - 2,
+    so that every pixel of the finite differences lies in the map.
+
+    Args:
+        x, y (Tensor): integer argmax positions, shape (B, K).
+        heatmaps (Tensor): shape (B, K, H, W).
+
+    Returns:
+        Tensor: bool, shape (B, K).
+    """
+    H, W = heatmaps.shape[-2:]
+    return (x > 1) & (x < W - 2) & (y > 1) & (y < H - 2)
+
+
+def dark_newton_step(keypoints: Tensor, values: Tensor,
+                     inside: Tensor) -> Tensor:
+    """DARK's Newton step from the modulated heatmap around the argmax.
+
+    The step of :func:`refine_keypoints_dark` (its formula), given h' at the
+    13 pixels ``_DARK_OFFSETS`` around each argmax; shared with the
+    traceable form that ONNX export uses (``mmipr.deploy.decode``).
+
+    Args:
+        keypoints (Tensor): integer-valued (x, y) argmax positions in heatmap
+            pixels, shape (B, K, 2).
+        values (Tensor): h' at J + each of ``_DARK_OFFSETS``, shape
+            (B, K, 13).
+        inside (Tensor): bool, where the refinement applies (the offsets lie
+            in the map), shape (B, K).
+
+    Returns:
+        Tensor: refined (x, y), shape (B, K, 2).
+    """
     log_values = values.clamp(min=1e-10).log()
     (c, xp, xm, yp, ym, xpp, xmm, ypp, ymm, pp, pm, mp,
      mm) = log_values.unbind(-1)
