@@ -72,8 +72,10 @@ class StudyProgressHook(Hook):
         self.wall_seconds_before = saved['wall_seconds']
         self.resumed_after = list(saved['resumed_after']) + [
             len(self.epoch_losses)]
+        val_iters = len(runner.val_dataloader) \
+            if runner.val_loop is not None else 0
         self._advance(len(self.epoch_losses) * len(runner.train_dataloader)
-                      + len(self.val_metrics) * len(runner.val_dataloader))
+                      + len(self.val_metrics) * val_iters)
 
     def before_train(self, runner) -> None:
         # a resumed run's message hub holds the ratios of earlier epochs
