@@ -9,7 +9,13 @@ import pytest
 from conftest import REPO
 
 from mmipr.study.derived import derived
-from mmipr.study.runs import RunSpec, build_config, find_finished, settings_key, synthetic_data_options
+from mmipr.study.runs import (
+    RunSpec,
+    build_config,
+    find_finished,
+    settings_key,
+    synthetic_data_options,
+)
 
 
 def finished_result(spec: RunSpec, work_root: str):
