@@ -12,7 +12,7 @@ from mmipr.analysis.heatmap_stats import HeatmapStatsAccumulator
 from mmipr.heatmap.gaussian import gaussian_heatmaps
 
 sys.path.insert(0, osp.dirname(__file__))
-from test_heatmap_stats import _load_tool, tiny_model_files  # noqa: E402,F401
+from test_heatmap_stats import tiny_model_files  # noqa: E402,F401
 
 
 def _batch():
@@ -67,25 +67,24 @@ def test_invalid_joints_are_not_counted_as_dropped():
     assert np.isfinite(out['all']['activation_sum']).all()
 
 
-def test_heatmap_stats_tool_reports_dropped_maps(tiny_model_files, tmp_path,  # noqa: F811
-                                                 monkeypatch):
+def test_heatmap_stats_report_dropped_maps(tiny_model_files, tmp_path,  # noqa: F811
+                                           monkeypatch):
+    from mmipr.analysis.heatmap_stats_report import write_heatmap_stats
     config, checkpoint, _ = tiny_model_files
-    tool = _load_tool('heatmap_stats')
-    real = tool.HeatmapStatsAccumulator.update
+    real = HeatmapStatsAccumulator.update
 
     def poisoned(self, heatmaps, targets, valid, levels):
         heatmaps = heatmaps.clone()
         heatmaps[0] = float('nan')  # every map of the first instance
         return real(self, heatmaps, targets, valid, levels)
 
-    monkeypatch.setattr(tool.HeatmapStatsAccumulator, 'update', poisoned)
+    monkeypatch.setattr(HeatmapStatsAccumulator, 'update', poisoned)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with pytest.warns(UserWarning, match='non-finite heatmap'):
-            result = tool.main([
-                config, checkpoint, '--out-dir', str(tmp_path), '--device',
-                'cpu', '--num-workers', '0', '--batch-size', '8'])
+            result = write_heatmap_stats(config, checkpoint, str(tmp_path),
+                                         num_workers=0, batch_size=8)
     finally:
         torch.set_num_threads(threads)
     saved = json.loads((tmp_path / 'heatmap_stats.json').read_text())

@@ -245,17 +245,6 @@ def tiny_model_files(tiny_coco, tmp_path_factory):
     return config, checkpoint, cfg
 
 
-def _load_tool(name):
-    import importlib.util
-    from os import path as osp
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
-                    'analysis', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _independent_counts(cfg):
     """Labelled joints inside the heatmap per level, from MMPose's own
     transformed keypoints (pack_transformed=True) and the annotation file."""
@@ -281,16 +270,14 @@ def _independent_counts(cfg):
     return counts
 
 
-def test_heatmap_stats_tool(tiny_model_files, tmp_path):
+def test_heatmap_stats_of_a_model(tiny_model_files, tmp_path):
+    from mmipr.analysis.heatmap_stats_report import plot_heatmap_stats, write_heatmap_stats
     config, checkpoint, cfg = tiny_model_files
-    tool = _load_tool('heatmap_stats')
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        result = tool.main([
-            config, checkpoint, '--out-dir', str(tmp_path), '--device', 'cpu',
-            '--num-workers', '0', '--batch-size', '8'
-        ])
+        result = write_heatmap_stats(config, checkpoint, str(tmp_path),
+                                     num_workers=0, batch_size=8)
     finally:
         torch.set_num_threads(threads)
     splits = result['splits']
@@ -309,8 +296,8 @@ def test_heatmap_stats_tool(tiny_model_files, tmp_path):
                  'best_sigma.png'):
         assert (tmp_path / name).stat().st_size > 0
     # the figures can be redrawn from the JSON, with other results overlaid
-    again = tool.main(['--plot-only', str(tmp_path / 'heatmap_stats.json'),
-                       '--labels', 'tiny', '--out-dir', str(tmp_path / 'p')])
+    again, = plot_heatmap_stats([str(tmp_path / 'heatmap_stats.json')],
+                                ['tiny'], str(tmp_path / 'p'))
     assert again['label'] == 'tiny'
     assert (tmp_path / 'p' / 'best_sigma.png').exists()
 
@@ -331,17 +318,40 @@ def test_keypoints_in_heatmap_match_mmpose_transform(tiny_model_files):
     np.testing.assert_allclose(ours.numpy(), ref, atol=1e-3)
 
 
-def test_gradient_check_tool(tiny_model_files, tmp_path):
-    tool = _load_tool('gradient_check')
-    stats = tool.main(['--out-dir', str(tmp_path / 'random'), '--beta', '2',
-                       '--num-maps', '16', '--show', '1'])
+def test_gradient_check(tiny_model_files, tmp_path):
+    from mmipr.analysis.gradient_check import gradient_check
+    stats = gradient_check(str(tmp_path / 'random'), beta=2.0, num_maps=16,
+                           show=1)
     assert stats['maps'] == 16 and stats['max_abs_gradient'] > 0.1
     assert stats['max_rel_error'] < 1e-9
     assert stats['factorisation_max_abs_error'] < 1e-12
     assert (tmp_path / 'random' / 'gradient_factors.png').stat().st_size > 0
     config, checkpoint, _ = tiny_model_files
-    stats = tool.main([config, checkpoint, '--out-dir', str(tmp_path / 'm'),
-                       '--device', 'cpu', '--max-instances', '8',
-                       '--show', '1'])
+    stats = gradient_check(str(tmp_path / 'm'), config, checkpoint,
+                           max_instances=8, show=1)
     assert stats['maps'] > 8  # several labelled joints per instance
     assert stats['max_rel_error'] < 1e-9
+
+
+def test_inside_heatmap_rounds_half_up_at_every_border():
+    """The heatmap statistics and the per-instance statistics count a joint
+    when its nearest pixel, MMPose's int(x + 0.5), lies in the map; the tool
+    used torch.round (half to even): at x = 46.5 on an odd width of 47 that
+    gave pixel 46 (inside) where MMPose's window is centred on 47 (outside).
+    On even sizes (the study's 64 x 48) both rules agree at every border."""
+    from mmipr.analysis.heatmap_stats import inside_heatmap
+    xs = torch.tensor([-0.5, -0.51, 45.5, 46.49, 46.5, 47.5])
+    pts = torch.stack([xs, torch.full_like(xs, 3.0)], -1)
+    reference = [int(np.floor(x + 0.5)) in range(47) for x in xs.tolist()]
+    assert inside_heatmap(pts, (47, 10)).tolist() == reference == \
+        [True, False, True, True, False, False]
+    even = torch.stack([torch.full_like(xs, 3.0), xs + 17.0], -1)  # y
+    for size in ((48, 64), (48, 63)):
+        ref = [int(np.floor(y + 0.5)) in range(size[1])
+               for y in (xs + 17.0).tolist()]
+        assert inside_heatmap(even, size).tolist() == ref
+    # half to even and half up agree on even sizes: the study's numbers stay
+    grid = torch.arange(-1.5, 66, 0.5)
+    pts = torch.stack([grid, torch.zeros_like(grid)], -1)
+    half_even = (grid.round() >= 0) & (grid.round() < 48)
+    assert torch.equal(inside_heatmap(pts, (48, 64)), half_even)

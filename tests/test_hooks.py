@@ -178,12 +178,7 @@ def _write_log(path, lines):
 
 
 def test_plot_curves_reads_mmengine_logs(tmp_path):
-    import importlib.util
-    tool_path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                         'tools', 'analysis', 'plot_curves.py')
-    spec = importlib.util.spec_from_file_location('_plot_curves', tool_path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from mmipr.analysis import curves
 
     # run a: 4 iterations per epoch, 2 epochs, resumed after epoch 1 with a
     # repeated (replaced) iteration 4; run b: one run
@@ -204,18 +199,18 @@ def test_plot_curves_reads_mmengine_logs(tmp_path):
         dict(loss=6.0, epoch=2, iter=8, step=8),
         {'coco/AP': 0.2, 'step': 1}, {'coco/AP': 0.25, 'step': 2},
     ])
-    runs = tool.read_scalars(str(a))
+    runs = curves.read_scalars(str(a))
     assert [r['iter'] for r in runs['train']] == [2, 4, 6, 8]
     assert runs['train'][1]['loss'] == 3.0
-    x, y = tool.curve(runs['train'], 'loss')
+    x, y = curves.curve(runs['train'], 'loss')
     assert x.tolist() == [0.5, 1.0, 1.5, 2.0] and y.tolist() == [4, 3, 2, 1]
-    _, rel = tool.curve(runs['train'], 'loss', relative=True)
+    _, rel = curves.curve(runs['train'], 'loss', relative=True)
     assert rel.tolist() == [1.0, 0.75, 0.5, 0.25]
     out = tmp_path / 'curves.png'
-    summary = tool.main([str(a), str(b), '--labels', 'int', 'det', '--out',
-                         str(out)])
+    summary = curves.plot_training_curves([str(a), str(b)], ['int', 'det'],
+                                        out=str(out))
     assert summary == {'int': {'loss': 1.0, 'best coco/AP': 0.3},
                        'det': {'loss': 6.0, 'best coco/AP': 0.25}}
     assert out.read_bytes()[:4] == b'\x89PNG'
     with pytest.raises(FileNotFoundError, match='scalars.json'):
-        tool.read_scalars(str(tmp_path / 'nothing'))
+        curves.read_scalars(str(tmp_path / 'nothing'))

@@ -47,3 +47,12 @@ def test_localised_and_dispersed_split_at_the_paper_threshold():
     baseline = {'1': {'A(1)': 0.5}, '2': {'A(1)': 0.34},
                 '3': {'A(1)': 0.1}, '4': {'A(1)': float('nan')}}
     assert split_by_localisation(baseline) == ({'1'}, {'2', '3'})
+
+
+def test_an_instance_without_labelled_keypoints_has_no_oks():
+    """Table V averages OKS over instances with a localisation to compare;
+    COCOeval's box-distance OKS of an unlabelled ground truth is not one."""
+    ann = dict(id=1, area=100.0, bbox=[0, 0, 10, 10],
+               keypoints=[0] * 51, num_keypoints=0)
+    assert np.isnan(object_keypoint_similarity(np.zeros((17, 2)), ann,
+                                               SIGMAS))

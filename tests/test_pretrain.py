@@ -12,13 +12,8 @@ from mmengine.registry import init_default_scope
 
 from mmipr.study.claims import convergence
 from mmipr.study.pretrain import pretrained_backbone
-from mmipr.study.runs import (
-    RunSpec,
-    build_config,
-    initial_weights,
-    lr_drops,
-    synthetic_data_options,
-)
+from mmipr.study.runs import RunSpec, build_config, lr_drops, synthetic_data_options
+from mmipr.study.setup import initial_weights
 
 PRETRAIN = osp.join(REPO, 'configs', 'synthetic', 'pretrain_r18_silhouette.py')
 DETECTION = osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_detection.py')
@@ -97,10 +92,21 @@ def test_pretrained_backbone_is_trained_once_and_keyed(tiny_coco, tmp_path):
     again, reused = pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
                                         cache_dir=str(tmp_path))
     assert again == weights and reused['reused']
+    assert record['sha256'] == reused['sha256'] and record['size'] > 0
     # other settings are another pretraining, which --reuse-only never trains
     with pytest.raises(FileNotFoundError, match='without --reuse-only'):
         pretrained_backbone(PRETRAIN, tiny_coco, epochs=1,
                             cache_dir=str(tmp_path), allow_training=False)
+    # a zero-byte cached file used to break every later run (EOFError: Ran
+    # out of input, no path): now it is named, set aside and retrained
+    open(weights, 'wb').close()
+    with pytest.warns(UserWarning, match=f'backbone {weights} is unusable: '
+                      'it is empty'):
+        again, rebuilt = pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
+                                             cache_dir=str(tmp_path))
+    assert again == weights and not rebuilt['reused']
+    assert torch.load(weights, weights_only=True)['state_dict'].keys() == \
+        state.keys()
 
 
 def test_a_killed_pretraining_resumes_and_its_record_covers_every_epoch(

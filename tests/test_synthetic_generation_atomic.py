@@ -86,12 +86,15 @@ def test_ensure_reuses_generates_and_refuses(tmp_path, capsys):
 
 
 def test_demo_and_study_decide_dataset_present_the_same_way():
-    """Both call ensure_synthetic_coco, nothing else."""
-    for tool in ('demo.py', 'reproduce.py'):
-        text = open(osp.join(REPO, 'tools', tool)).read()
-        assert 'ensure_synthetic_coco(' in text
+    """Both set up through mmipr.study.setup.prepare, which calls
+    ensure_synthetic_coco, nothing else."""
+    setup = open(osp.join(REPO, 'mmipr', 'study', 'setup.py')).read()
+    assert 'ensure_synthetic_coco(' in setup
+    assert 'generate_synthetic_coco(' not in setup
+    for module in ('demo.py', 'study.py'):
+        text = open(osp.join(REPO, 'mmipr', 'study', module)).read()
+        assert 'prepare(settings' in text
         assert 'generate_synthetic_coco(' not in text
-        assert "osp.exists(osp.join(args.data_root" not in text
 
 
 def test_preflight_refuses_a_synthetic_dataset_without_its_marker(tmp_path):

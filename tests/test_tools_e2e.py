@@ -243,3 +243,62 @@ def test_the_pretraining_config_trains_with_mmposes_train_tool(tiny_coco,
     state = load(str(work / 'epoch_1.pth'))['state_dict']
     assert any(k.startswith('backbone.') for k in state)
     assert state['head.final_layer.weight'].shape[0] == 1
+
+
+def study_cli(data_root: str, work_dir: str, doc: str, *extra,
+              **env) -> subprocess.CompletedProcess:
+    """``tools/reproduce.py`` on the tiny dataset, as a user runs it."""
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'reproduce.py'),
+           '--data-root', data_root, '--num-train', '24', '--num-val', '12',
+           '--work-dir', work_dir, '--doc', doc, '--seeds', '1',
+           '--epochs', '4', *extra]
+    return subprocess.run(cmd, cwd=REPO, env=environment(**env), timeout=300,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+
+
+def test_reuse_only_with_no_finished_run_says_which_and_why(tiny_coco,
+                                                            tmp_path):
+    """Used to end in IndexError (report.py, results[0]), writing nothing."""
+    doc = tmp_path / 'doc.md'
+    proc = study_cli(tiny_coco, str(tmp_path / 'work'), str(doc),
+                     '--pretrain-epochs', '0', '--reuse-only')
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    # 3 seeded variants, the Fig. 2(d) sweep and the prior sweep (no
+    # pretraining, so no control from scratch)
+    assert 'looked for 10 runs' in proc.stderr
+    assert 'detection_seed0: no ' in proc.stderr
+    assert 'integral_kl3_seed0: no ' in proc.stderr
+    assert 'Run without --reuse-only' in proc.stderr
+    assert not doc.exists()
+
+
+def test_a_second_study_on_a_held_work_dir_stops_at_once(tiny_coco,
+                                                         tmp_path):
+    from mmipr.study.workdir import work_dir_lock
+    work = str(tmp_path / 'work')
+    with work_dir_lock(work):
+        proc = study_cli(tiny_coco, work, str(tmp_path / 'doc.md'),
+                         '--pretrain-epochs', '0')
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert f'is in use by process {os.getpid()} on ' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+@pytest.mark.parametrize('setting', ['--work-dir', 'MMIPR_CACHE'])
+def test_a_folder_setting_that_is_a_file_is_named_by_the_cli(
+        tiny_coco, tmp_path, setting):
+    """Used to be raw FileExistsError / NotADirectoryError tracebacks."""
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('not a folder')
+    if setting == '--work-dir':
+        proc = study_cli(tiny_coco, str(a_file), str(tmp_path / 'doc.md'),
+                         '--pretrain-epochs', '0')
+    else:
+        proc = study_cli(tiny_coco, str(tmp_path / 'work'),
+                         str(tmp_path / 'doc.md'), '--pretrain-epochs', '1',
+                         MMIPR_CACHE=str(a_file))
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert f'{setting} is {str(a_file)!r}' in proc.stderr
+    assert 'Traceback' not in proc.stderr

@@ -93,17 +93,12 @@ def test_deterministic_and_checked():
         simulate_toy_dynamics('mse', steps=1)
 
 
-def test_toy_dynamics_tool(tmp_path):
-    import importlib.util
+def test_toy_dynamics_experiment(tmp_path):
     import json
-    from os import path as osp
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
-                    'analysis', 'toy_dynamics.py')
-    spec = importlib.util.spec_from_file_location('_toy_tool', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    tool.main(['--out-dir', str(tmp_path), '--steps', '5', '--show-steps',
-               '0', '5', '--dpi', '30'])
+
+    from mmipr.analysis.toy_report import toy_dynamics_experiment
+    toy_dynamics_experiment(str(tmp_path), steps=5, show_steps=[0, 5],
+                            dpi=30)
     assert (tmp_path / 'toy_dynamics.png').read_bytes()[:4] == b'\x89PNG'
     data = json.loads((tmp_path / 'toy_dynamics.json').read_text())
     ref = simulate_toy_dynamics('integral', steps=5)

@@ -5,15 +5,29 @@ their ground truths and difficulty levels and keeps running sums only (never
 the heatmaps): activation sums A(s) (Eq. 6, Fig. 2b / Fig. I), Pearson
 chi-square against Gaussian templates and the best-fit sigma (App. A.3,
 Fig. 2c), and the expected end-point errors E_de >= E_re (Eq. 7, 8).
+:func:`collect_heatmap_stats` runs a model over a ground-truth-box loader
+into one (``tools/analysis/heatmap_stats.py``, the study's statistics).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Dict, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from mmipr.heatmap.stats import activation_sum_curve, expected_epe, pearson_chi_square
+from mmipr.evaluation.splits import annotation_levels
+from mmipr.heatmap.stats import (
+    activation_sum_curve,
+    expected_epe,
+    normalize_heatmaps,
+    pearson_chi_square,
+    round_half_up,
+)
+
+from .gt_boxes import returns_normalized_heatmaps
+from .samples import keypoints_in_heatmap
 
 #: difficulty levels, as mmipr.evaluation.splits codes them
 LEVELS = ('easy', 'medium', 'hard')
@@ -157,3 +171,128 @@ class HeatmapStatsAccumulator:
                     E_re=self.e_re[idx].sum().item() / n)
             out[name] = entry
         return out
+
+
+#: ``normalize`` modes of :func:`collect_heatmap_stats`, as the JSON names them
+NORMALIZATIONS = dict(
+    none='as returned by the head (IntegralHead: softmax(beta*h))',
+    softmax='softmax(beta*h) over H*W, beta={beta} (footnote 2)',
+    sum='max(h, 0) / sum(max(h, 0))')
+
+
+def inside_heatmap(targets: Tensor, heatmap_size: tuple[int, int]) -> Tensor:
+    """Whether each target's nearest heatmap pixel (MMPose's half-up
+    rounding, :func:`~mmipr.heatmap.stats.round_half_up`) lies in the map.
+
+    Args:
+        targets (Tensor): (x, y) in heatmap pixels, shape (..., 2).
+        heatmap_size (tuple): (W, H).
+
+    Returns:
+        Tensor: bool, shape (...).
+    """
+    W, H = heatmap_size
+    rounded = round_half_up(targets)
+    return ((rounded[..., 0] >= 0) & (rounded[..., 0] < W)
+            & (rounded[..., 1] >= 0) & (rounded[..., 1] < H))
+
+
+def heatmap_targets(samples, heatmaps: Tensor):
+    """Ground truth of top-down samples in heatmap pixels, the joints to
+    count and the instances' difficulty levels.
+
+    Args:
+        samples (Sequence[PoseDataSample]): one instance each, on
+            ground-truth boxes (``raw_ann_info`` in the metainfo).
+        heatmaps (Tensor): their heatmaps, shape (B, K, H, W).
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: targets (x, y), shape (B, K, 2);
+        valid (labelled and inside the heatmap), bool, shape (B, K); levels
+        (:func:`~mmipr.evaluation.splits.annotation_levels`' combined),
+        shape (B, ).
+    """
+    B, K, H, W = heatmaps.shape
+    targets = keypoints_in_heatmap(samples, (W, H)).to(heatmaps.device)
+    anns = [s.metainfo['raw_ann_info'] for s in samples]
+    levels = torch.from_numpy(
+        annotation_levels(anns, num_keypoints=K)['combined'])
+    vis = np.array([np.reshape(a['keypoints'], (K, 3))[:, 2] for a in anns])
+    valid = torch.from_numpy(vis > 0).to(heatmaps.device) & inside_heatmap(
+        targets, (W, H))
+    return targets, valid, levels
+
+
+def resolve_normalization(mode: str, model) -> str:
+    """``'auto'``: ``'none'`` for a head that returns normalised heatmaps
+    (IntegralHead), else ``'softmax'`` (footnote 2); other modes as given.
+    """
+    if mode != 'auto':
+        return mode
+    return 'none' if returns_normalized_heatmaps(model) else 'softmax'
+
+
+def warn_non_finite(count: int, checkpoint: str) -> None:
+    """Warn that ``count`` joints' heatmaps were not finite and left out."""
+    warnings.warn(
+        f'{count} labelled joint(s) had a non-finite heatmap (NaN or inf) '
+        f'and were left out of every statistic (dropped_non_finite in '
+        f'heatmap_stats.json, per split): the statistics describe only the '
+        f'other joints. Has the model of {checkpoint} diverged? Check its '
+        'training loss, or use another checkpoint.', stacklevel=2)
+
+
+@torch.no_grad()
+def collect_heatmap_stats(model, loader, normalize: str = 'auto',
+                          beta: float = 1.0, max_s: int = 9,
+                          sigmas: Sequence[float] = SIGMAS,
+                          windows: Sequence[int] = WINDOWS,
+                          checkpoint: str = '', progress: bool = True) -> dict:
+    """Run a top-down model over a ground-truth-box loader, per split.
+
+    Args:
+        model: an MMPose top-down model returning heatmaps
+            (``test_cfg.output_heatmaps=True``), e.g.
+            :func:`~mmipr.analysis.gt_boxes.build_gt_box_model`'s.
+        loader: its loader on ground-truth boxes.
+        normalize (str): ``'auto'``, ``'softmax'``, ``'sum'`` or ``'none'``
+            (:func:`resolve_normalization`; :data:`NORMALIZATIONS`).
+        beta (float): the softmax scale of ``'softmax'``. Default: 1.
+        max_s (int): A(s) for s = 0..max_s. Default: 9.
+        sigmas (Sequence[float]): chi-square template sigmas.
+        windows (Sequence[int]): chi-square window half-sizes.
+        checkpoint (str): the model's checkpoint, for the warning on
+            non-finite heatmaps.
+        progress (bool): show MMEngine's progress bar. Default: True.
+
+    Returns:
+        dict: ``normalization`` (in words), ``flip_test``,
+        ``heatmap_size_hw``, ``units``, ``dropped_non_finite`` and
+        ``splits`` (:meth:`HeatmapStatsAccumulator.summary`).
+    """
+    from mmengine.utils import ProgressBar
+
+    mode = resolve_normalization(normalize, model)
+    acc = HeatmapStatsAccumulator(max_s, sigmas, windows)
+    bar = ProgressBar(len(loader.dataset)) if progress else None
+    size = None
+    for batch in loader:
+        samples = model.test_step(batch)
+        heatmaps = torch.stack(
+            [s.pred_fields.heatmaps for s in samples]).float()
+        size = tuple(heatmaps.shape[-2:])
+        if mode != 'none':
+            heatmaps = normalize_heatmaps(heatmaps, mode, beta)
+        acc.update(heatmaps, *heatmap_targets(samples, heatmaps))
+        for _ in samples if bar is not None else ():
+            bar.update()
+    if bar is not None:
+        print()
+    if acc.dropped_non_finite:
+        warn_non_finite(acc.dropped_non_finite, checkpoint)
+    return dict(
+        normalization=NORMALIZATIONS[mode].format(beta=beta),
+        flip_test=bool(model.test_cfg.get('flip_test', False)),
+        heatmap_size_hw=size, units='heatmap pixels',
+        dropped_non_finite=acc.dropped_non_finite,
+        splits=acc.summary())

@@ -11,36 +11,35 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mmipr.analysis.samples import keypoints_in_heatmap
+from mmipr.evaluation.oks import pair_oks
 from mmipr.heatmap.stats import activation_sum, normalize_heatmaps
+
+from .gt_boxes import build_gt_box_model, returns_normalized_heatmaps
+from .heatmap_stats import inside_heatmap
+from .samples import keypoints_in_heatmap
 
 
 def object_keypoint_similarity(pred: np.ndarray, ann: dict,
                                sigmas: np.ndarray) -> float:
-    """COCO's OKS of one prediction to one annotation.
-
-    .. math::
-        OKS = \\frac{1}{|V|} \\sum_{k \\in V}
-        \\exp\\left(-\\frac{d_k^2}{2 A (2 \\sigma_k)^2}\\right)
-
-    with V the labelled keypoints, d_k the distance in image pixels and A the
-    annotation's ``area`` (as xtcocotools' ``computeOks``).
+    """COCO's OKS of one prediction to one annotation
+    (:func:`~mmipr.evaluation.oks.pair_oks` for a single pair).
 
     Args:
         pred (np.ndarray): predicted keypoints (x, y), shape (K, 2).
-        ann (dict): COCO annotation (``keypoints``, ``area``).
+        ann (dict): COCO annotation (``keypoints``, ``area``, ``bbox``).
         sigmas (np.ndarray): per-keypoint OKS sigmas, shape (K,).
 
     Returns:
-        float: OKS in [0, 1]; NaN without labelled keypoints.
+        float: OKS in [0, 1]; NaN without labelled keypoints (where COCOeval
+        measures the distance to the box instead: such an instance has no
+        localisation to compare, and is left out of Table V's means).
     """
     gt = np.reshape(ann['keypoints'], (-1, 3))
-    labelled = gt[:, 2] > 0
-    if not labelled.any():
+    if not (gt[:, 2] > 0).any():
         return float('nan')
-    d2 = ((pred - gt[:, :2]) ** 2).sum(-1)
-    e = d2 / ((2 * sigmas) ** 2 * (ann['area'] + np.spacing(1)) * 2)
-    return float(np.exp(-e[labelled]).mean())
+    return float(pair_oks(np.asarray(pred)[None], gt[None],
+                          np.asarray(ann['bbox'])[None],
+                          np.array([ann['area']]), sigmas)[0])
 
 
 @torch.no_grad()
@@ -63,7 +62,7 @@ def collect_instance_stats(model, loader, windows=(1, 2),
         the heatmap (NaN if none).
     """
     sigmas = np.asarray(model.dataset_meta['sigmas'])
-    integral = hasattr(model.head, 'integrate')
+    integral = returns_normalized_heatmaps(model)
     out = {}
     for batch in loader:
         samples = model.test_step(batch)
@@ -76,10 +75,7 @@ def collect_instance_stats(model, loader, windows=(1, 2),
         anns = [s.metainfo['raw_ann_info'] for s in samples]
         vis = torch.from_numpy(np.array(
             [np.reshape(a['keypoints'], (K, 3))[:, 2] for a in anns]) > 0)
-        rounded = torch.floor(targets + 0.5)
-        inside = ((rounded[..., 0] >= 0) & (rounded[..., 0] < W)
-                  & (rounded[..., 1] >= 0) & (rounded[..., 1] < H))
-        valid = (vis & inside).float()
+        valid = (vis & inside_heatmap(targets, (W, H))).float()
         sums = {s: activation_sum(heatmaps, targets, s) for s in windows}
         for i, (sample, ann) in enumerate(zip(samples, anns)):
             n = float(valid[i].sum())
@@ -110,3 +106,21 @@ def split_by_localisation(baseline: dict, threshold: float = 0.34,
     dispersed = {a for a, e in baseline.items()
                  if np.isfinite(e[key]) and e[key] <= threshold}
     return localised, dispersed
+
+
+def model_instance_stats(config: str, checkpoint: str,
+                         device: str = 'cpu') -> dict:
+    """:func:`collect_instance_stats` of ``checkpoint`` on its test set
+    with ground-truth boxes (batches of 64, no workers).
+
+    Args:
+        config (str): the model's config.
+        checkpoint (str): its weights.
+        device (str): Default: ``'cpu'``.
+
+    Returns:
+        dict: :func:`collect_instance_stats`'s result.
+    """
+    model, loader = build_gt_box_model(config, checkpoint, device=device,
+                                       batch_size=64, num_workers=0)
+    return collect_instance_stats(model, loader)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .plan import SEEDED
 from .report import summarize
-
-#: variants trained with several seeds, whose spread defines a tie
-SEEDED = ('detection', 'integral', 'integral_kl2')
 
 
 def early_ap(runs: list[dict], key: str = 'coco/AP') -> float:

@@ -10,14 +10,15 @@ pretraining's settings (:func:`pretraining_key`). Every variant then starts
 from them, with its head layers seeded identically (:func:`~mmipr.study.runs.
 initial_weights`), so detection and integral regression start from the same
 network. A killed pretraining resumes from its last epoch, and its record
-still covers every epoch.
+still covers every epoch. The cached weights are checked against their
+record (size and sha256) before use; a bad file is named, set aside and
+retrained (:mod:`mmipr.study.cache`).
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import math
-import os
 import os.path as osp
 import shutil
 import time
@@ -27,16 +28,16 @@ from mmengine.hooks import Hook
 from tqdm import tqdm
 
 from mmipr.datasets import transforms as _transforms
-from mmipr.utils.io import file_digest, read_json_or_none, write_json_atomic
+from mmipr.utils.io import atomic_output, file_digest, read_json_or_none, write_json_atomic
 
-from .runs import StudyProgressHook, _build_runner, settings_key
+from .cache import cache_root, cache_setting, cached_file_ok, file_record
+from .progress import StudyProgressHook
+from .runs import _build_runner, settings_key
+from .workdir import StudyError, usable_folder, work_dir_lock
 
 
-def cache_root() -> str:
-    """Folder of the study's caches outside the clone: ``$MMIPR_CACHE``, or
-    ``~/.cache/mmipr``."""
-    return os.environ.get('MMIPR_CACHE') or osp.join(
-        osp.expanduser('~'), '.cache', 'mmipr')
+class NotPretrainedError(StudyError, FileNotFoundError):
+    """No cached pretraining matches, and training one was not allowed."""
 
 
 def pretraining_config(config: str, data_root: str, epochs: int,
@@ -141,27 +142,36 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
         progress (tqdm, optional): a bar to advance per iteration (its
             total is set if it has none).
         allow_training (bool): train when no cached weights match; if
-            False, raise ``FileNotFoundError`` instead. Default: True.
+            False, raise :class:`NotPretrainedError` (a
+            ``FileNotFoundError``) instead. Default: True.
 
     Returns:
         tuple[str, dict]: the path of the backbone's ``state_dict`` (keys
         without the ``backbone.`` prefix), and its record: ``settings_key``,
-        ``epochs``, ``train_seconds``, ``epoch_losses``, ``reused``.
-    """
-    import torch
+        ``epochs``, ``train_seconds``, ``epoch_losses``, ``size`` and
+        ``sha256`` of the weights file, ``reused``.
 
+    Raises:
+        InvalidArgumentError: the cache folder (``MMIPR_CACHE``) is not a
+            usable folder.
+    """
     cfg = pretraining_config(config, data_root, epochs, seed)
     key = pretraining_key(cfg)
-    folder = osp.join(cache_dir or cache_root(), 'pretrain')
+    setting = 'cache_dir' if cache_dir else cache_setting()
+    folder = osp.join(usable_folder(cache_dir or cache_root(), setting),
+                      'pretrain')
     name = osp.splitext(osp.basename(config))[0]
     weights = osp.join(folder, f'{name}_{key}.pth')
     record_file = osp.join(folder, f'{name}_{key}.json')
     record = read_json_or_none(record_file, 'the pretraining record')
-    if osp.exists(weights) and record is not None and record.get(
-            'settings_key') == key:
+    if record is not None and record.get('settings_key') == key and \
+            cached_file_ok(weights, record, 'the pretrained backbone'):
+        if 'sha256' not in record:  # a record of an older mmipr
+            record.update(file_record(weights))
+            write_json_atomic(record_file, record)
         return weights, dict(record, reused=True)
     if not allow_training:
-        raise FileNotFoundError(
+        raise NotPretrainedError(
             f'no pretrained backbone of {config} on {data_root} with '
             f'{epochs} epochs in {folder} (settings key {key}), so the runs '
             'made from it cannot be matched either; run without --reuse-only '
@@ -170,7 +180,35 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
     # Resume a pretraining that was killed (MMEngine starts afresh when the
     # folder holds no checkpoint; a finished one trains no further).
     cfg.resume = True
-    os.makedirs(cfg.work_dir, exist_ok=True)
+    with work_dir_lock(cfg.work_dir, f'the pretraining folder of {setting}'):
+        state = _pretrain(cfg, config, epochs, progress)
+        backbone = {k[len('backbone.'):]: v.contiguous()
+                    for k, v in state.items() if k.startswith('backbone.')}
+        if not backbone:
+            raise RuntimeError(f'the pretraining of {config} saved no '
+                               f'backbone weights (checkpoint in '
+                               f'{cfg.work_dir})')
+        import torch
+        with atomic_output(weights) as tmp:
+            torch.save(dict(state_dict=backbone,
+                            meta=dict(config=config, settings_key=key)), tmp)
+        log = read_epoch_log(osp.join(cfg.work_dir, 'epochs.json'))
+        record = dict(settings_key=key, config=osp.basename(config),
+                      epochs=epochs,
+                      train_seconds=sum(e['seconds'] for e in log),
+                      epoch_losses=[e['loss'] for e in log],
+                      **file_record(weights))
+        write_json_atomic(record_file, record)
+        # The weights and the record are all that is kept.
+        shutil.rmtree(cfg.work_dir, ignore_errors=True)
+    return weights, dict(record, reused=False)
+
+
+def _pretrain(cfg: Config, config: str, epochs: int,
+              progress: tqdm | None) -> dict:
+    """Train (or finish) the pretraining of ``cfg``; its last ``state_dict``.
+    """
+    import torch
     log_file = osp.join(cfg.work_dir, 'epochs.json')
     runner = _build_runner(cfg)
     if progress is not None and progress.total is None:
@@ -186,22 +224,5 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
             f'the pretraining log {log_file} covers epochs '
             f'{[e["epoch"] for e in log]}, not 1-{epochs}: delete '
             f'{cfg.work_dir} to pretrain afresh')
-    state = torch.load(osp.join(cfg.work_dir, f'epoch_{epochs}.pth'),
-                       map_location='cpu', weights_only=False)['state_dict']
-    backbone = {k[len('backbone.'):]: v.contiguous()
-                for k, v in state.items() if k.startswith('backbone.')}
-    if not backbone:
-        raise RuntimeError(f'the pretraining of {config} saved no backbone '
-                           f'weights (checkpoint in {cfg.work_dir})')
-    tmp = f'{weights}.tmp-{os.getpid()}'
-    torch.save(dict(state_dict=backbone,
-                    meta=dict(config=config, settings_key=key)), tmp)
-    os.replace(tmp, weights)
-    record = dict(settings_key=key, config=osp.basename(config),
-                  epochs=epochs,
-                  train_seconds=sum(e['seconds'] for e in log),
-                  epoch_losses=[e['loss'] for e in log])
-    write_json_atomic(record_file, record)
-    # The weights and the record are all that is kept.
-    shutil.rmtree(cfg.work_dir, ignore_errors=True)
-    return weights, dict(record, reused=False)
+    return torch.load(osp.join(cfg.work_dir, f'epoch_{epochs}.pth'),
+                      map_location='cpu', weights_only=False)['state_dict']

@@ -1,30 +1,32 @@
 """Train and evaluate config variants in one process, reusing finished runs.
 
-Used by ``tools/demo.py`` (the README's main job) and ``tools/reproduce.py``
-(the paper's study in miniature). Each run is a normal MMEngine training of a
-config from ``configs/synthetic/`` (or any config), with its data paths, epoch
+The one training path of the demo and the study (:mod:`mmipr.study.demo`,
+:mod:`mmipr.study.study`). Each run is a normal MMEngine training of a config
+from ``configs/synthetic/`` (or any config), with its data paths, epoch
 count, seed and starting weights overridden; a :class:`StudyProgressHook`
 feeds one progress bar for all runs and records the per-epoch validation
 metrics, training loss and (with a prior) the prior-to-integral gradient
-ratio. A run whose ``result.json`` matches its settings is reused, so an
-interrupted study resumes where it stopped. The settings key covers the
-config, the contents of every data file the run reads, its starting weights
-and mmipr's version (:func:`settings_key`); result files are written
-atomically and an unreadable one is redone.
+ratio. A run whose ``result.json`` matches its settings is reused
+(:func:`find_finished`); a run killed before it finished resumes from its
+checkpoint of the last finished epoch (:func:`resumable_checkpoint`). The
+settings key covers the config, the contents of every data file the run
+reads, its starting weights and mmipr's version (:func:`settings_key`);
+result files are written atomically and an unreadable one is redone.
 """
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
-import math
 import os
 import os.path as osp
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import find_latest_checkpoint
 from tqdm import tqdm
 
 from mmipr.datasets import DETECTION_FILE, MARKER_FILE
@@ -32,8 +34,12 @@ from mmipr.engine.preflight import check_data_paths
 from mmipr.utils.io import file_digest, read_json_or_none, write_json_atomic
 from mmipr.version import __version__
 
-#: the scalar PriorGradientRatioHook writes to the message hub
-GRAD_RATIO_KEY = 'train/prior_integral_grad_ratio'
+from .progress import StudyProgressHook
+
+#: a finished run's record, in its folder
+RESULT_FILE = 'result.json'
+#: the settings key of the checkpoints in a run's folder
+RUN_STATE_FILE = 'run_state.json'
 
 
 @dataclass
@@ -61,67 +67,6 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         return f'{self.name}_seed{self.seed}'
-
-
-class StudyProgressHook(Hook):
-    """Advance a shared progress bar and record the learning curves.
-
-    Args:
-        progress (tqdm, optional): the bar to advance once per training and
-            validation iteration.
-        label (str): shown beside the bar.
-    """
-
-    priority = 'VERY_LOW'
-
-    def __init__(self, progress: tqdm | None = None, label: str = ''):
-        self.progress = progress
-        self.label = label
-        self.epoch_losses: list[float] = []
-        self.val_metrics: list[dict] = []
-        self.grad_ratios: list[float] = []
-        self.train_seconds = 0.0
-        self._losses: list[float] = []
-        self._ratios_seen = 0
-        self._tic = 0.0
-
-    def _advance(self) -> None:
-        if self.progress is not None:
-            self.progress.update(1)
-
-    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
-        self._tic = time.perf_counter()
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
-                         outputs=None) -> None:
-        self.train_seconds += time.perf_counter() - self._tic
-        loss = float(outputs['loss']) if outputs and 'loss' in outputs \
-            else math.nan
-        self._losses.append(loss)
-        self._advance()
-        if self.progress is not None:
-            self.progress.set_postfix_str(
-                f'{self.label} epoch {runner.epoch + 1} loss {loss:.4g}')
-
-    def after_train_epoch(self, runner) -> None:
-        self.epoch_losses.append(sum(self._losses) / max(len(self._losses), 1))
-        self._losses = []
-        ratios = runner.message_hub.log_scalars.get(GRAD_RATIO_KEY)
-        if ratios is not None:
-            history = ratios.data[0]
-            new = history[self._ratios_seen:]
-            self._ratios_seen = len(history)
-            self.grad_ratios.append(float(new.mean()) if len(new)
-                                    else math.nan)
-
-    def after_val_iter(self, runner, batch_idx, data_batch=None,
-                       outputs=None) -> None:
-        self._advance()
-
-    def after_val_epoch(self, runner, metrics=None) -> None:
-        self.val_metrics.append(
-            dict(epoch=runner.epoch, **{k: float(v)
-                                        for k, v in (metrics or {}).items()}))
 
 
 def synthetic_data_options(data_root: str, gt_boxes: bool = False) -> dict:
@@ -252,58 +197,6 @@ def settings_key(cfg: Config) -> str:
     return digest.hexdigest()[:16]
 
 
-def initial_weights(config: str, seed: int, out_dir: str,
-                    backbone: str | None = None) -> str:
-    """Starting weights shared by every variant trained with ``seed``.
-
-    The model of ``config`` (the detection config: the heads share the
-    trunk's layers, names and shapes) is built under ``seed`` and its state
-    written once to ``out_dir``, keyed by the model settings, the seed and
-    the torch version; a study passes it as every run's ``load_from``, so
-    that detection and integral regression start from identical weights.
-
-    Args:
-        config (str): config file whose model is built.
-        seed (int): random seed of the initialisation.
-        out_dir (str): folder of the cached weights.
-        backbone (str, optional): pretrained backbone weights (a
-            ``state_dict`` without the ``backbone.`` prefix, e.g.
-            :func:`~mmipr.study.pretrain.pretrained_backbone`) loaded over the
-            seeded backbone; the head keeps its seeded initialisation.
-            Default: None (all seeded).
-
-    Returns:
-        str: path of the checkpoint (``state_dict`` and ``meta``).
-    """
-    import torch
-    from mmengine.runner import set_random_seed
-    from mmpose.registry import MODELS
-
-    cfg = Config.fromfile(config)
-    model_text = Config(dict(model=cfg.model)).pretty_text
-    backbone_digest = file_digest(backbone) if backbone else ''
-    key = hashlib.sha256(
-        f'{model_text}{seed}{torch.__version__}{backbone_digest}'.encode()
-    ).hexdigest()[:12]
-    path = osp.join(out_dir, f'init_seed{seed}_{key}.pth')
-    if osp.exists(path):
-        return path
-    set_random_seed(seed)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    if backbone:
-        model.backbone.load_state_dict(
-            torch.load(backbone, map_location='cpu',
-                       weights_only=False)['state_dict'])
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(seed=seed, config=config, backbone=backbone)),
-               tmp)
-    os.replace(tmp, path)
-    return path
-
-
 def iterations_per_run(cfg: Config) -> int:
     """Training + validation iterations of one run of ``cfg`` (for the bar)."""
     runner = _build_runner(cfg)
@@ -312,49 +205,123 @@ def iterations_per_run(cfg: Config) -> int:
     return per_epoch * cfg.train_cfg.max_epochs
 
 
-def finished_result(spec: RunSpec, data_root: str,
-                    work_root: str) -> dict | None:
+@dataclass
+class Finished:
+    """What :func:`find_finished` found for one run.
+
+    Args:
+        result (dict, optional): the stored result (as :func:`run` returns
+            it, with ``reused=True``); None when no finished run matches.
+        reason (str): why none matches (empty when one does).
+    """
+
+    result: dict | None
+    reason: str = ''
+
+
+def find_finished(spec: RunSpec, work_root: str) -> Finished:
     """The stored result of ``spec`` if a run with the same settings finished.
 
     Args:
         spec (RunSpec): the run.
-        data_root (str): dataset root.
         work_root (str): runs are written to ``work_root/<run_id>``.
 
     Returns:
-        dict | None: the result (as :func:`run` returns it, with
-        ``reused=True``), or None when no finished run matches the settings.
+        Finished: the result, or why there is none (no ``result.json``, an
+        unreadable one, other settings, a missing checkpoint).
     """
     work_dir = osp.join(work_root, spec.run_id)
-    cached = read_json_or_none(osp.join(work_dir, 'result.json'),
-                               f'the result of run {spec.run_id}')
+    result_file = osp.join(work_dir, RESULT_FILE)
+    if not osp.exists(result_file):
+        return Finished(None, f'no {result_file} (never finished there)')
+    cached = read_json_or_none(result_file, f'the result of run {spec.run_id}')
     if cached is None:
-        return None
+        return Finished(None, f'{result_file} is unreadable')
     cfg = build_config(spec, work_dir)
     check_data_paths(cfg, phases=('train', 'val'))
-    if cached.get('settings_key') != settings_key(cfg) or not osp.exists(
-            cached.get('checkpoint', '')):
-        return None
-    return dict(cached, reused=True)
+    key = settings_key(cfg)
+    if cached.get('settings_key') != key:
+        return Finished(None, (
+            f'{result_file} was made with settings key '
+            f'{cached.get("settings_key")}, not {key}: the config, a data '
+            'file, the starting weights or mmipr\'s version changed'))
+    if not osp.exists(cached.get('checkpoint', '')):
+        return Finished(None, f'its checkpoint {cached.get("checkpoint")} '
+                        'is missing')
+    return Finished(dict(cached, reused=True))
 
 
-def run(spec: RunSpec, data_root: str, work_root: str,
-        progress: tqdm | None = None) -> dict:
+def resumable_checkpoint(work_dir: str, key: str) -> str | None:
+    """The checkpoint a killed run of settings ``key`` can resume from.
+
+    The run's folder records the settings key its checkpoints were made
+    with (:data:`RUN_STATE_FILE`); checkpoints of other settings (or of no
+    record) are removed, with a warning, so that they are never resumed.
+
+    Args:
+        work_dir (str): the run's folder.
+        key (str): the run's settings key (:func:`settings_key`).
+
+    Returns:
+        str | None: the latest checkpoint, or None (train from the start).
+    """
+    state_file = osp.join(work_dir, RUN_STATE_FILE)
+    state = read_json_or_none(state_file, 'the run state') or {}
+    latest = find_latest_checkpoint(work_dir)
+    if state.get('settings_key') == key and latest and osp.exists(latest):
+        return latest
+    stale = glob.glob(osp.join(work_dir, 'epoch_*.pth')) + glob.glob(
+        osp.join(work_dir, '.epoch_*.pth.part'))
+    if stale:
+        warnings.warn(
+            f'{work_dir} holds checkpoints of other settings (or of no '
+            f'recorded settings): {", ".join(sorted(stale))}; they are '
+            'removed and the run trains from its starting weights.')
+    for path in stale + [osp.join(work_dir, 'last_checkpoint')]:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    write_json_atomic(state_file, dict(settings_key=key))
+    return None
+
+
+def runtime_config(cfg: Config, resume_from: str | None) -> Config:
+    """What only the running of ``cfg`` adds, outside its settings key: a
+    kill-safe checkpoint every epoch (the last one kept), and resumption
+    from ``resume_from`` (its validation redone if a kill cut it off)."""
+    cfg = cfg.copy()
+    cfg.default_hooks.checkpoint = dict(
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1)
+    if not any(h.get('type') == 'ResumeValidationHook'
+               for h in cfg.get('custom_hooks', [])):
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='ResumeValidationHook')]
+    if resume_from is not None:
+        cfg.resume = True
+        cfg.load_from = resume_from
+    return cfg
+
+
+def run(spec: RunSpec, work_root: str, progress: tqdm | None = None) -> dict:
     """Train and evaluate one variant, or reuse its finished result.
+
+    A checkpoint is saved after every epoch (only the last is kept), and a
+    run killed before it finished resumes from it: a kill loses at most
+    the epoch in progress.
 
     Args:
         spec (RunSpec): the run.
-        data_root (str): dataset root.
         work_root (str): runs are written to ``work_root/<run_id>``.
         progress (tqdm, optional): a bar to advance (by the run's iteration
             count when the run is reused).
 
     Returns:
         dict: ``name``, ``seed``, ``config``, ``work_dir``, ``checkpoint``,
-        ``train_seconds``, ``epoch_losses``, ``val_metrics`` (per epoch),
-        ``metrics`` (the last epoch's) and, for a reused run, ``reused``.
+        ``train_seconds``, ``wall_seconds``, ``epoch_losses``,
+        ``val_metrics`` (per epoch), ``metrics`` (the last epoch's),
+        ``resumed_after`` (the epochs after which a killed run was resumed)
+        and, for a reused run, ``reused``.
     """
-    cached = finished_result(spec, data_root, work_root)
+    cached = find_finished(spec, work_root).result
     if cached is not None:
         if progress is not None:
             progress.update(cached['iterations'])
@@ -363,8 +330,8 @@ def run(spec: RunSpec, data_root: str, work_root: str,
     cfg = build_config(spec, work_dir)
     check_data_paths(cfg, phases=('train', 'val'))
     key = settings_key(cfg)
-    result_file = osp.join(work_dir, 'result.json')
     os.makedirs(work_dir, exist_ok=True)
+    cfg = runtime_config(cfg, resumable_checkpoint(work_dir, key))
     cfg.dump(osp.join(work_dir, osp.basename(spec.config)))
     runner = _build_runner(cfg)
     hook = StudyProgressHook(progress, label=spec.run_id)
@@ -382,13 +349,14 @@ def run(spec: RunSpec, data_root: str, work_root: str,
         settings_key=key,
         iterations=(len(runner.train_loop.dataloader) +
                     len(runner.val_loop.dataloader)) * spec.epochs,
-        wall_seconds=time.perf_counter() - tic,
+        wall_seconds=hook.wall_seconds_before + time.perf_counter() - tic,
         train_seconds=hook.train_seconds,
         epoch_losses=hook.epoch_losses,
         grad_ratios=hook.grad_ratios,
         lr_drop_epoch=last_lr_drop(spec.epochs),
         lr_drop_epochs=lr_drops(spec.epochs),
         val_metrics=hook.val_metrics,
-        metrics=hook.val_metrics[-1] if hook.val_metrics else {})
-    write_json_atomic(result_file, result)
+        metrics=hook.val_metrics[-1] if hook.val_metrics else {},
+        resumed_after=hook.resumed_after)
+    write_json_atomic(osp.join(work_dir, RESULT_FILE), result)
     return result

@@ -1,0 +1,158 @@
+"""What the study and the demo train: the paper's variants, their numbers and
+the order the runs start in.
+
+The study (:func:`study_plan`) trains the variants of the paper's Table 1
+(detection sigma 2; integral regression; integral + prior sigma 0.5-4) and
+Fig. 2(d) (detection sigma 0.5, 1, 3), ``seeds`` seeds of the three main
+variants, and a detection run from scratch that measures what the pretraining
+is worth. The demo (:func:`demo_plan`) trains the three main variants.
+Every run of a seed starts from the same initial weights
+(:meth:`~mmipr.study.setup.Start.weights`).
+"""
+from __future__ import annotations
+
+import os.path as osp
+from dataclasses import dataclass
+from typing import Callable
+
+from mmipr.utils.validation import check_bool, check_number
+
+from .runs import RunSpec, synthetic_data_options
+
+#: (variant, config, paper AP (Table 1)), in priority order
+TABLE1 = (
+    ('detection', 'sbl_r18_detection.py', 71.3),
+    ('integral', 'sbl_r18_integral.py', 67.1),
+    ('integral_kl2', 'sbl_r18_integral_kl2.py', 71.4),
+    ('integral_kl0.5', 'sbl_r18_integral_kl0.5.py', 65.1),
+    ('integral_kl4', 'sbl_r18_integral_kl4.py', 66.9),
+    ('integral_kl1', 'sbl_r18_integral_kl1.py', 68.5),
+    ('integral_kl3', 'sbl_r18_integral_kl3.py', 69.8),
+)
+#: (variant, config, paper AP): the Fig. 2(d) sweep of detection's sigma
+FIG2D = (
+    ('detection_sigma0.5', 'sbl_r18_detection_sigma0.5.py', None),
+    ('detection_sigma1', 'sbl_r18_detection_sigma1.py', None),
+    ('detection_sigma3', 'sbl_r18_detection_sigma3.py', None),
+)
+#: the control of the pretraining: detection from seeded weights alone
+SCRATCH = ('detection_scratch', 'sbl_r18_detection.py', None)
+#: variants trained with several seeds, whose spread defines a tie
+SEEDED = ('detection', 'integral', 'integral_kl2')
+#: the demo's variants: the three main ones
+DEMO_VARIANTS = TABLE1[:3]
+#: the neutral backbone pretraining (:mod:`mmipr.study.pretrain`)
+PRETRAIN_CONFIG = 'pretrain_r18_silhouette.py'
+#: the integral baseline's A(1) threshold of Table V (localised / dispersed)
+TABLE5_A1 = 0.34
+#: the fewest epochs of a study run: two lr drops, then the last quarter
+MIN_STUDY_EPOCHS = 4
+
+
+def config_dir() -> str:
+    """``configs/synthetic`` of this source tree (or of the installed
+    package's ``.mim`` copy)."""
+    package = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    for root in (osp.dirname(package), osp.join(package, '.mim')):
+        folder = osp.join(root, 'configs', 'synthetic')
+        if osp.isdir(folder):
+            return folder
+    raise FileNotFoundError(
+        f'configs/synthetic is neither beside {package} nor in its .mim '
+        'folder: run from a clone of mmipr, or reinstall it')
+
+
+def synthetic_config(name: str) -> str:
+    """Path of ``configs/synthetic/<name>``."""
+    return osp.join(config_dir(), name)
+
+
+@dataclass
+class StudySettings:
+    """One invocation of the study (``tools/reproduce.py``) or the demo.
+
+    Args:
+        data_root (str): synthetic dataset root (generated if absent).
+        work_dir (str): the runs' folder; ``<work_dir>/<run_id>`` per run.
+        num_train (int): train images to generate.
+        num_val (int): val images to generate.
+        epochs (int): epochs per run.
+        pretrain_epochs (int): epochs of the neutral backbone pretraining
+            (0: none, every run from seeded weights alone).
+        seeds (int): seeds of :data:`SEEDED` (the study) or the one seed
+            (the demo: ``seeds=1``, ``first_seed``).
+        first_seed (int): the first seed. Default: 0.
+        budget (float, optional): minutes; no run starts that is not
+            expected to finish within them. Default: None (no limit).
+        reuse_only (bool): start no run: use only runs already finished.
+        doc (str): the study's document (Markdown).
+        command (str): the command line, quoted in the document.
+    """
+
+    data_root: str = 'data/synthetic_coco_3k'
+    work_dir: str = 'work_dirs/study'
+    num_train: int = 3000
+    num_val: int = 200
+    epochs: int = 10
+    pretrain_epochs: int = 6
+    seeds: int = 2
+    first_seed: int = 0
+    budget: float | None = 120.0
+    reuse_only: bool = False
+    doc: str = 'docs/reproduction.md'
+    command: str = 'python tools/reproduce.py'
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for name in ('num_train', 'num_val', 'epochs', 'seeds'):
+            check_number(owner, name, getattr(self, name), integer=True,
+                         low=1)
+        for name in ('pretrain_epochs', 'first_seed'):
+            check_number(owner, name, getattr(self, name), integer=True,
+                         low=0)
+        check_number(owner, 'budget', self.budget, low=0, allow_none=True)
+        check_bool(owner, 'reuse_only', self.reuse_only)
+
+
+def _specs(variants, settings: StudySettings,
+           weights: Callable[[int, bool], str], seeds,
+           pretrained: bool = True) -> list[RunSpec]:
+    return [RunSpec(name, synthetic_config(config), epochs=settings.epochs,
+                    seed=seed,
+                    cfg_options=synthetic_data_options(settings.data_root),
+                    load_from=weights(seed, pretrained))
+            for seed in seeds for name, config, _ in variants]
+
+
+def study_plan(settings: StudySettings,
+               weights: Callable[[int, bool], str],
+               pretrained: bool) -> list[RunSpec]:
+    """The study's runs in priority order: Table 1's three seeded variants,
+    the Fig. 2(d) sweep, the pretraining's control (with a pretrained
+    backbone only), then the prior sweep.
+
+    Args:
+        settings (StudySettings): the invocation.
+        weights (callable): ``weights(seed, pretrained) -> path`` of the
+            initial weights (:meth:`~mmipr.study.setup.Start.weights`).
+        pretrained (bool): whether a pretrained backbone exists (then the
+            control from scratch is planned).
+
+    Returns:
+        list[RunSpec]: the runs.
+    """
+    first = settings.first_seed
+    seeds = range(first, first + settings.seeds)
+    specs = _specs(TABLE1[:3], settings, weights, seeds)
+    specs += _specs(FIG2D, settings, weights, [first])
+    if pretrained:
+        specs += _specs([SCRATCH], settings, weights, [first],
+                        pretrained=False)
+    specs += _specs(TABLE1[3:], settings, weights, [first])
+    return specs
+
+
+def demo_plan(settings: StudySettings,
+              weights: Callable[[int, bool], str]) -> list[RunSpec]:
+    """The demo's runs: :data:`DEMO_VARIANTS` under ``first_seed``."""
+    return _specs(DEMO_VARIANTS, settings, weights, [settings.first_seed])

@@ -1,0 +1,266 @@
+"""The study's document: its prose around the tables and figures
+(``docs/reproduction.md``, written by :func:`write_study_document`)."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+
+from .claims import CONVERGENCE_MAX_SHARE, claims_table, convergence, spread
+from .figures import plot_activation_sums, plot_curves, plot_difficulty_bars
+from .plan import SEEDED, TABLE1, TABLE5_A1, StudySettings
+from .report import comparison_table, group_by_variant, split_counts_line
+from .runs import lr_drops
+from .tables import (
+    OWN_COLUMNS,
+    TABLE1_COLUMNS,
+    activation_table,
+    convergence_table,
+    epe_table,
+    gradient_ratio_table,
+    rule_dependence,
+    scratch_section,
+    sigma_fit_table,
+    table5,
+)
+
+
+def write_study_document(settings: StudySettings, pretraining: dict | None,
+                         commit: str, results: list, skipped: list,
+                         minutes: float) -> None:
+    """Write the study's document (``settings.doc``) and its figures
+    (``figures/`` beside it) from the runs' results alone.
+
+    Args:
+        settings (StudySettings): the invocation.
+        pretraining (dict, optional): the pretraining's record (None: no
+            pretraining).
+        commit (str): the commit the study ran at.
+        results (list[dict]): the runs' results, with their statistics
+            attached (:func:`~mmipr.study.derived.attach_statistics`).
+        skipped (list[str]): run ids left out.
+        minutes (float): this invocation's minutes.
+    """
+    fig_dir = osp.join(osp.dirname(settings.doc), 'figures')
+    os.makedirs(fig_dir, exist_ok=True)
+    by_name = group_by_variant(results)
+    table1 = [r for n, _, _ in TABLE1 for r in by_name.get(n, [])]
+    fig2d = [r for n in ('detection_sigma0.5', 'detection_sigma1',
+                         'detection', 'detection_sigma3')
+             for r in by_name.get(n, [])]
+    main3 = [r for n in SEEDED for r in by_name.get(n, [])]
+    table1_by_name = group_by_variant(table1)
+    figures = dict(
+        curves=plot_curves(main3, osp.join(fig_dir, 'study_curves.png')),
+        bars=plot_difficulty_bars(
+            table1, osp.join(fig_dir, 'study_difficulty.png')),
+        activation=plot_activation_sums(
+            table1_by_name, osp.join(fig_dir, 'study_activation_sums.png')))
+    paper = {n: ap for n, _, ap in TABLE1}
+    noise = spread(by_name)
+    rel = lambda p: osp.relpath(p, osp.dirname(settings.doc))  # noqa: E731
+    command = settings.command
+    reused = [r for r in results if r.get('reused', False)]
+    run_minutes = sum(r['wall_seconds'] for r in results) / 60
+    train_minutes = sum(r['train_seconds'] for r in results) / 60
+    reuse_note = (
+        f' It reused {len(reused)} of its {len(results)} runs, finished by '
+        'an earlier invocation with identical settings (config, data file '
+        'contents, starting weights, mmipr version).'
+        if reused else f' It trained {len(results)} runs.')
+    converged = [r for r in results if convergence(r)['met']]
+    table5_text, n_loc, n_disp = table5(table1_by_name)
+    lines = [
+        '# Reproduction on the synthetic dataset',
+        '',
+        f'Produced by `{command}` at commit {commit} on a 2-core CPU '
+        f'machine; this invocation took {minutes:.0f} minutes.{reuse_note} '
+        f'The runs took {run_minutes:.0f} minutes (training, per-epoch '
+        f'validation; {train_minutes:.0f} minutes in training iterations), '
+        'plus the heatmap statistics. Every number below is read from those '
+        f'runs (`{settings.work_dir}/*/result.json`, `heatmap_stats.json`, '
+        '`instance_stats.json`).',
+        '',
+        '## Setup',
+        '',
+        f'- Data: `tools/dataset/make_synthetic_coco.py`, {settings.num_train} '
+        f'train / {settings.num_val} val images, seed 0 '
+        f'({split_counts_line(results)}).',
+        '- Models: `configs/synthetic/`: ResNet-18 at half width, 128x96 '
+        'input, four deconvolutions (64, 64, 32, 32 channels) to the '
+        'paper\'s 64x48 heatmaps, so every sigma (0.5-4), window (A(s); '
+        's = 4 and 8 for chi-square) and grid is the paper\'s own number.',
+        f'- One recipe for every variant: {settings.epochs} epochs, batch 32, '
+        f'Adam {optimizer_lr(results):g} (fused), lr x0.1 after epochs '
+        f'{" and ".join(map(str, lr_drops(settings.epochs)))} (MMPose\'s '
+        'two drops, as at 170 and 200 of 210 epochs, placed so that the '
+        'convergence criterion\'s last quarter follows the second), '
+        'bfloat16 autocast, channels-last, images decoded once in the main '
+        'process.',
+        starting_weights_line(pretraining),
+        '- Fairness conventions: detection targets are Gaussians centred on '
+        'the exact sub-pixel keypoint (`unbiased=True`, hence DARK '
+        'decoding), as the prior is; the L1 loss (`VisibleL1Loss`) and the '
+        'prior are averaged over the same visible joints; the prior weight '
+        'is 1:1 with the L1 at initialisation (`KLPriorLoss`, 0.0525).',
+        '- Evaluation: DifficultySplitCocoMetric on the dataset\'s detected '
+        'boxes, every epoch. **Table-1 AP uses one scoring rule for every '
+        'head: an instance is ranked by its box score** (MMPose\'s '
+        '`score_mode=\'bbox\'`), so AP measures localisation alone; a '
+        'second table gives AP under each head\'s own keypoint scores '
+        '(`score_mode=\'bbox_keypoint\'`: ArgmaxHead the heatmap maximum, '
+        'IntegralHead A(2)). A(s), chi-square fits and E_de/E_re come from '
+        '`tools/analysis/heatmap_stats.py` on ground-truth boxes '
+        '(detection heatmaps: positive part over its sum).',
+        f'- Seeds: {settings.seeds} for {", ".join(SEEDED)}; one for the rest. '
+        f'Seed spread of AP (largest std over seeds among those three): '
+        f'{noise:.3f}; each claim\'s tolerance is that spread for its own '
+        'metric, and a difference within it is called a tie.',
+        '',
+        '## Convergence',
+        '',
+        'Criterion: with T epochs and q = round(T/4), the val AP gained over '
+        'the last q epochs (all after the last lr drop) is at most '
+        f'{CONVERGENCE_MAX_SHARE:.0%} of the AP gained over the whole run '
+        f'(from 0). {len(converged)} of {len(results)} runs meet it'
+        + ('.' if len(converged) == len(results) else
+           '; the others are still improving at the end, and their numbers '
+           'describe models short of convergence.'),
+        '',
+        convergence_table(results),
+        '',
+        'The last column is how fast AP still rose before the first lr '
+        'drop: where it is large, the schedule ended the rise, so a met '
+        'criterion says that training stopped improving under this recipe, '
+        'not that a longer one would not do better.',
+        '',
+        scratch_section(by_name) if pretraining else
+        'No pretraining (`--pretrain-epochs 0`): every run starts from '
+        'seeded weights alone.',
+        '',
+        '## Table 1 (paper: COCO, SBL-R50; here: synthetic, small ResNet-18)',
+        '',
+        'AP under the shared rule (box score); A(2) on ground-truth boxes:',
+        '',
+        comparison_table(table1, TABLE1_COLUMNS),
+        '',
+        'Paper AP (COCO): ' + ', '.join(
+            f'{n} {ap}' for n, ap in paper.items()) + '.',
+        '',
+        'The same models under each head\'s own keypoint scores:',
+        '',
+        comparison_table(table1, OWN_COLUMNS),
+        '',
+        rule_dependence(by_name),
+        '',
+        f'![per-difficulty]({rel(figures["bars"])})',
+        '',
+        '## Fig. 2(b) and Fig. I: activation sums A(s) against s',
+        '',
+        activation_table(table1_by_name),
+        '',
+        f'![activation sums]({rel(figures["activation"])})',
+        '',
+        '## Fig. 2(c) and App. A.3: best-fit sigma by Pearson chi-square',
+        '',
+        'Mean chi-square of the heatmap against Gaussian templates on the '
+        'paper\'s grid, in the paper\'s windows (s = 4 easy/medium, 8 hard); '
+        'the best sigma is the least.',
+        '',
+        sigma_fit_table(table1_by_name),
+        '',
+        '## Fig. 2(d): detection trained with different sigmas',
+        '',
+        comparison_table(fig2d, TABLE1_COLUMNS),
+        '',
+        '## Fig. 4(b): convergence',
+        '',
+        f'![curves]({rel(figures["curves"])})',
+        '',
+        '## Table IV(b): prior-to-integral gradient ratio over training',
+        '',
+        'log10 of the mean ratio ||dL_prior/dh|| / ||dL_integral/dh|| per '
+        'epoch (`PriorGradientRatioHook`, every 25 iterations; 0 means 1:1).',
+        '',
+        gradient_ratio_table(table1_by_name),
+        '',
+        '## Table V: localised against dispersed instances',
+        '',
+        f'Instances split by the integral baseline\'s A(1) > {TABLE5_A1} '
+        f'(ground-truth boxes): {n_loc} localised (l), {n_disp} dispersed '
+        '(d). The paper reports AP per group; a per-instance group has no '
+        'box-score ranking of its own here, so the group columns give the '
+        'mean OKS of each instance\'s prediction on its ground-truth box.',
+        '',
+        table5_text,
+        '',
+        '## App. A.2: E_de >= E_re',
+        '',
+        epe_table(group_by_variant(table1)),
+        '',
+        '## The paper\'s claims on this data (shared scoring rule)',
+        '',
+        claims_table(by_name, noise),
+        '',
+        '## Where the synthetic data differs from COCO',
+        '',
+        '- People are articulated 2D stick-and-blob figures with exact '
+        'labels: no annotation noise, no ambiguity of a joint\'s position, '
+        'so the localisation error floor is lower than on COCO.',
+        '- Difficulty is set by design: each factor\'s hard / medium / easy '
+        'levels hold about 25 / 30 / 45 % of the val instances, and a '
+        'person\'s three factors share one level 80 % of the time.',
+        '- Left and right are told apart only by shading (the far side is '
+        'darker) and the face.',
+        '- Small models trained for minutes on thousands of crops'
+        + (' (from a backbone pretrained for minutes on silhouettes of the '
+           'same images)' if pretraining else ' from initialisation')
+        + ', not ImageNet-pretrained ResNet-50 for 210 epochs on 150k: '
+        'absolute AP is not comparable with the paper\'s.',
+    ]
+    if skipped:
+        why = ('not finished by an earlier invocation (--reuse-only: an '
+               'invocation stopped by its --budget, or cut short)'
+               if settings.reuse_only else 'not run within the budget')
+        lines += ['', f'Left out, {why}: {", ".join(skipped)}.']
+    with open(settings.doc, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def plural(count: int, noun: str) -> str:
+    """``'1 epoch'``, ``'6 epochs'``."""
+    return f'{count} {noun}' + ('' if count == 1 else 's')
+
+
+def starting_weights_line(record: dict | None) -> str:
+    """The setup's line on the starting weights and the pretraining
+    (``record``: the pretraining's, None without one)."""
+    common = ('every variant of a seed starts from the same network '
+              '(`initial_weights`: the detection model built under that seed, '
+              'the heads\' layers being identical), so the variants differ '
+              'only in decoding and supervision.')
+    if record is None:
+        return ('- Starting weights: no ImageNet here and no pretraining '
+                f'(`--pretrain-epochs 0`): {common}')
+    losses = record['epoch_losses']
+    return (
+        '- Starting weights: no ImageNet here; as its stand-in, the backbone '
+        'was pretrained once on a task neutral to both heads, segmenting the '
+        'person of each top-down crop (the generator\'s silhouette polygons '
+        'at 64x48, binary cross-entropy; '
+        '`configs/synthetic/pretrain_r18_silhouette.py`, '
+        f'{plural(record["epochs"], "epoch")} of the train split, '
+        f'{record["train_seconds"] / 60:.1f} min of training iterations, '
+        f'loss {losses[0]:.3f} in its first epoch and {losses[-1]:.3f} in '
+        f'its last; settings key {record["settings_key"]}'
+        + (', reused from the cache' if record['reused'] else '')
+        + '). Only its backbone is kept; the heads start seeded. Then '
+        + common)
+
+
+def optimizer_lr(results: list) -> float:
+    """The learning rate the runs trained with (from their dumped config)."""
+    from mmengine.config import Config
+    first = results[0]
+    return Config.fromfile(osp.join(first['work_dir'], osp.basename(
+        first['config']))).optim_wrapper.optimizer.lr
+

@@ -1,0 +1,51 @@
+"""The study's run plan and settings (mmipr.study.plan)."""
+import os.path as osp
+
+import pytest
+from conftest import REPO
+
+from mmipr.study.plan import StudySettings, demo_plan, study_plan
+from mmipr.utils.validation import InvalidArgumentError
+
+
+def _weights(seed, pretrained):
+    return f'init_{seed}_{"pretrained" if pretrained else "seeded"}.pth'
+
+
+def test_the_study_plans_the_papers_runs_in_priority_order():
+    settings = StudySettings(data_root='data/x', seeds=2, epochs=6)
+    specs = study_plan(settings, _weights, pretrained=True)
+    assert [s.run_id for s in specs] == [
+        'detection_seed0', 'integral_seed0', 'integral_kl2_seed0',
+        'detection_seed1', 'integral_seed1', 'integral_kl2_seed1',
+        'detection_sigma0.5_seed0', 'detection_sigma1_seed0',
+        'detection_sigma3_seed0', 'detection_scratch_seed0',
+        'integral_kl0.5_seed0', 'integral_kl4_seed0', 'integral_kl1_seed0',
+        'integral_kl3_seed0']
+    for spec in specs:
+        assert spec.epochs == 6 and osp.isfile(spec.config)
+        assert osp.dirname(spec.config) == osp.join(REPO, 'configs',
+                                                    'synthetic')
+        assert spec.cfg_options['train_dataloader.dataset.data_root'] == \
+            'data/x/'
+        assert spec.load_from == _weights(
+            spec.seed, spec.name != 'detection_scratch')
+    scratch = specs[9]
+    assert osp.basename(scratch.config) == 'sbl_r18_detection.py'
+    # without a pretrained backbone there is no control from scratch
+    assert 'detection_scratch_seed0' not in [
+        s.run_id for s in study_plan(settings, _weights, pretrained=False)]
+
+
+def test_the_demo_plans_the_three_main_variants_under_its_seed():
+    specs = demo_plan(StudySettings(first_seed=3, seeds=1), _weights)
+    assert [s.run_id for s in specs] == [
+        'detection_seed3', 'integral_seed3', 'integral_kl2_seed3']
+
+
+@pytest.mark.parametrize('field,value', [
+    ('epochs', 0), ('seeds', 1.5), ('budget', -1.0), ('pretrain_epochs', -1),
+    ('reuse_only', 'yes')])
+def test_bad_settings_are_named(field, value):
+    with pytest.raises(InvalidArgumentError, match=field):
+        StudySettings(**{field: value})
