@@ -43,6 +43,11 @@ train_pipeline = [
     dict(type='PackPoseInputs')
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# MMEngine scopes the base's top-level val_pipeline but not the copy under
+# its loaders; running the top-level one keeps the two the same object
+# (the steps are the base's, unchanged).
+val_dataloader = dict(dataset=dict(pipeline={{_base_.val_pipeline}}))
+test_dataloader = val_dataloader
 
 # Checkpoints written atomically, and a validation cut off by a kill is run
 # after --resume (as mmipr's COCO configs).
