@@ -317,9 +317,10 @@ def test_built_wheel_carries_the_new_configs_where_mim_finds_them(tmp_path):
     assert os.listdir(osp.join(package, '.mim', 'configs', 'hand'))
 
 
-def _coco_wholebody_file(path: str) -> None:
-    """One person whose left hand is labelled, in COCO-WholeBody's format:
-    17 body keypoints in ``keypoints``, the hands' 21 in ``*hand_kpts``."""
+def _coco_wholebody_file(path: str, left_valid: bool = True) -> None:
+    """One person whose left hand is labelled (``left_valid``; else no hand
+    is), in COCO-WholeBody's format: 17 body keypoints in ``keypoints``, the
+    hands' 21 in ``*hand_kpts``."""
     rng = np.random.default_rng(0)
 
     def labelled(k):
@@ -329,7 +330,7 @@ def _coco_wholebody_file(path: str) -> None:
     ann = dict(id=1, image_id=1, category_id=1, iscrowd=0,
                bbox=[10, 10, 80, 80], area=6400.0, num_keypoints=17,
                keypoints=labelled(17), segmentation=[],
-               lefthand_kpts=labelled(21), lefthand_valid=True,
+               lefthand_kpts=labelled(21), lefthand_valid=left_valid,
                lefthand_box=[15, 15, 50, 50],
                righthand_kpts=[0.0] * 63, righthand_valid=False,
                righthand_box=[0, 0, 0, 0])
@@ -340,24 +341,63 @@ def _coco_wholebody_file(path: str) -> None:
                        categories=[dict(id=1, name='person')]), f)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'mmipr.engine.preflight checks the 17-keypoint body field `keypoints` '
-    'of COCO-WholeBody files against K = 21; CocoWholeBodyHandDataset reads '
-    '`lefthand_kpts`/`righthand_kpts`. Remove this mark once fixed.'))
-def test_preflight_accepts_a_coco_wholebody_hand_file(tmp_path):
+def _coco_wholebody_hand_config(root, left_valid: bool = True):
+    """The ResNet-50 COCO-WholeBody-Hand config on a data root under
+    ``root`` whose annotation files are :func:`_coco_wholebody_file`'s and
+    whose images exist."""
+    import mmcv
     for folder in ('annotations', 'train2017', 'val2017'):
-        (tmp_path / folder).mkdir()
+        (root / folder).mkdir()
     for split in ('train', 'val'):
         _coco_wholebody_file(str(
-            tmp_path / 'annotations' / f'coco_wholebody_{split}_v1.0.json'))
+            root / 'annotations' / f'coco_wholebody_{split}_v1.0.json'),
+            left_valid)
+        mmcv.imwrite(np.zeros((100, 100, 3), np.uint8),
+                     str(root / f'{split}2017' / 'a.png'))
+    cfg = Config.fromfile(
+        config_path('hand/res50_coco_wholebody_hand_integral.py'))
+    for phase in ('train', 'val', 'test'):
+        cfg[f'{phase}_dataloader'].dataset.data_root = str(root) + '/'
+    return cfg
+
+
+def test_preflight_accepts_a_coco_wholebody_hand_file(tmp_path):
+    # before: refused, comparing the 17 body keypoints with K = 21
+    cfg = _coco_wholebody_hand_config(tmp_path)
     # MMPose reads the file: one hand instance of 21 keypoints
     dataset = CocoWholeBodyHandDataset(
         ann_file=str(tmp_path / 'annotations/coco_wholebody_val_v1.0.json'),
         data_prefix=dict(img=str(tmp_path / 'val2017')), test_mode=True)
     assert len(dataset) == 1
     assert dataset[0]['keypoints'].shape == (1, 21, 2)
-    cfg = Config.fromfile(
-        config_path('hand/res50_coco_wholebody_hand_integral.py'))
-    for phase in ('train', 'val', 'test'):
-        cfg[f'{phase}_dataloader'].dataset.data_root = str(tmp_path) + '/'
     check_annotation_files(cfg, phases=('train', 'val'))
+
+
+def test_preflight_refuses_a_coco_wholebody_file_without_a_valid_hand(
+        tmp_path):
+    cfg = _coco_wholebody_hand_config(tmp_path, left_valid=False)
+    # MMPose reads no instance from it, and says so obscurely
+    with pytest.raises(ValueError, match='need at least one array'):
+        CocoWholeBodyHandDataset(
+            ann_file=str(
+                tmp_path / 'annotations/coco_wholebody_val_v1.0.json'),
+            data_prefix=dict(img=str(tmp_path / 'val2017')), test_mode=True)
+    with pytest.raises(ValueError, match='no hand that CocoWholeBodyHand'
+                       'Dataset reads') as info:
+        check_annotation_files(cfg, phases=('train', ))
+    message = str(info.value)
+    assert 'coco_wholebody_train_v1.0.json' in message
+    assert 'lefthand_valid' in message and 'train_dataloader' in message
+
+
+def test_preflight_names_a_wholebody_hand_of_another_keypoint_count(
+        tmp_path):
+    cfg = _coco_wholebody_hand_config(tmp_path)
+    path = tmp_path / 'annotations' / 'coco_wholebody_train_v1.0.json'
+    data = json.loads(path.read_text())
+    data['annotations'][0]['lefthand_kpts'] = \
+        data['annotations'][0]['lefthand_kpts'][:60]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match='20 keypoints in lefthand_kpts, '
+                       'but model.head.out_channels says 21'):
+        check_annotation_files(cfg, phases=('train', ))

@@ -64,6 +64,17 @@ def _config_num_keypoints(cfg, dataset: dict) -> List[Tuple[str, int]]:
     return found
 
 
+def _is_wholebody_hand(dataset: dict) -> bool:
+    """Whether ``dataset`` (a config's dataset dict) is MMPose's
+    ``CocoWholeBodyHandDataset`` (or a subclass), which reads the hands of
+    COCO-WholeBody annotations instead of their body ``keypoints``."""
+    from mmpose.datasets import CocoWholeBodyHandDataset
+    from mmpose.registry import DATASETS
+    dataset_type = DATASETS.get(dataset.get('type'))
+    return isinstance(dataset_type, type) and issubclass(
+        dataset_type, CocoWholeBodyHandDataset)
+
+
 def _listing(problems: List[str]) -> str:
     more = len(problems) - MAX_LISTED
     lines = [f'  {p}' for p in problems[:MAX_LISTED]]
@@ -106,11 +117,78 @@ def dropped_by_mmpose(ann: dict, img: dict) -> Optional[str]:
     return None
 
 
+def _keypoints_problem(kpts, field: str,
+                       num_keypoints: List[Tuple[str, int]]) -> Optional[str]:
+    """What is wrong with the keypoint list ``kpts`` of the annotation field
+    ``field`` (not x, y, v triples, another count than the config's K, a
+    NaN or Infinity), or None."""
+    if not isinstance(kpts, list) or len(kpts) % 3:
+        return f'{field} is not a list of x, y, v triples'
+    wrong = [f'{src} says {k}' for src, k in num_keypoints
+             if k != len(kpts) // 3]
+    if wrong:
+        return (f'{len(kpts) // 3} keypoints in {field}, but '
+                + ' and '.join(wrong))
+    if not _all_finite(kpts):
+        return (f'non-finite or non-numeric values (NaN, Infinity) in '
+                f'{field}')
+    return None
+
+
+def _bbox_problem(bbox, field: str) -> Optional[str]:
+    """What is wrong with the box ``bbox`` (x, y, w, h) of the annotation
+    field ``field``, or None."""
+    if isinstance(bbox, list) and len(bbox) == 4 and _all_finite(bbox):
+        return None
+    return (f'non-finite or non-numeric values (NaN, Infinity) in {field} '
+            f'{bbox}, or not the 4 numbers x, y, w, h')
+
+
+#: the sides of a COCO-WholeBody annotation's hands: ``{side}hand_kpts``,
+#: ``{side}hand_valid``, ``{side}hand_box``
+HAND_SIDES = ('left', 'right')
+
+
+def _wholebody_hands(ann: dict, num_keypoints: List[Tuple[str, int]]
+                     ) -> Tuple[int, Optional[str]]:
+    """How many hands MMPose's ``CocoWholeBodyHandDataset`` reads from the
+    COCO-WholeBody annotation ``ann`` (a side whose ``{side}hand_valid`` is
+    true and whose ``{side}hand_kpts`` has a coordinate > 0, each an
+    instance with the box ``{side}hand_box``), and what is wrong with it
+    (a field MMPose reads missing or invalid), or None."""
+    hands = 0
+    for side in HAND_SIDES:
+        valid, kpts, box = (f'{side}hand_valid', f'{side}hand_kpts',
+                            f'{side}hand_box')
+        if valid not in ann:
+            return 0, (f"no '{valid}' (a COCO-WholeBody hand annotation has "
+                       f"{', '.join(f'{s}hand_valid' for s in HAND_SIDES)}, "
+                       '*hand_kpts and *hand_box)')
+        if not ann[valid]:
+            continue
+        if kpts not in ann:
+            return 0, f"{valid} is true but there is no '{kpts}'"
+        problem = _keypoints_problem(ann[kpts], kpts, num_keypoints)
+        if problem:
+            return 0, problem
+        if max(ann[kpts]) <= 0:  # MMPose skips it as unlabelled
+            continue
+        problem = _bbox_problem(ann.get(box), box)
+        if problem:
+            return 0, problem
+        hands += 1
+    return hands, None
+
+
 def _check_coco_annotations(data: dict, key: str, path: str,
                             num_keypoints: List[Tuple[str, int]],
-                            needs_instances: bool) -> None:
+                            needs_instances: bool,
+                            wholebody_hand: bool = False) -> None:
     """Check each annotation of the parsed COCO file ``data`` (see
-    :func:`check_annotation_files`); warn about boxes MMPose drops."""
+    :func:`check_annotation_files`); warn about boxes MMPose drops. With
+    ``wholebody_hand``, the instances are the hands of COCO-WholeBody
+    annotations, read as MMPose's ``CocoWholeBodyHandDataset`` reads them
+    (:func:`_wholebody_hands`)."""
     errors = []
     dropped = []
     kept = 0
@@ -120,29 +198,26 @@ def _check_coco_annotations(data: dict, key: str, path: str,
         name = f"annotation id {ann.get('id', f'#{i}')} " \
             f"(image {ann.get('image_id')})"
         crowd = bool(ann.get('iscrowd', 0))
+        if wholebody_hand:
+            if crowd:  # MMPose reads the non-crowd annotations only
+                continue
+            hands, problem = _wholebody_hands(ann, num_keypoints)
+            if problem:
+                errors.append(f'{name}: {problem}')
+            elif needs_instances and ann.get('image_id') in images:
+                kept += hands
+            continue
         kpts = ann.get('keypoints')
         if kpts is None:
             if not crowd:
                 errors.append(f"{name}: no 'keypoints'")
             continue
-        if not isinstance(kpts, list) or len(kpts) % 3:
-            errors.append(f'{name}: keypoints is not a list of x, y, v '
-                          'triples')
-            continue
-        wrong = [f'{src} says {k}' for src, k in num_keypoints
-                 if k != len(kpts) // 3]
-        if wrong:
-            errors.append(f'{name}: {len(kpts) // 3} keypoints, but '
-                          + ' and '.join(wrong))
-            continue
+        problem = _keypoints_problem(kpts, 'keypoints', num_keypoints)
         bbox = ann.get('bbox')
-        bad = [] if _all_finite(kpts) else ['keypoints']
-        if bbox is not None and not (isinstance(bbox, list) and len(bbox) == 4
-                                     and _all_finite(bbox)):
-            bad.append(f'bbox {bbox}')
-        if bad:
-            errors.append(f'{name}: non-finite or non-numeric values '
-                          f"(NaN, Infinity) in {' and '.join(bad)}")
+        if problem is None and bbox is not None:
+            problem = _bbox_problem(bbox, 'bbox')
+        if problem:
+            errors.append(f'{name}: {problem}')
             continue
         if needs_instances and not crowd and ann.get('image_id') in images:
             why = dropped_by_mmpose(ann, images[ann['image_id']])
@@ -159,6 +234,14 @@ def _check_coco_annotations(data: dict, key: str, path: str,
             'later (or, for NaN, evaluate garbage as matches): fix or remove '
             'these annotations, regenerate the file, or point the config at '
             'the annotation file of the right dataset.')
+    if needs_instances and kept == 0 and wholebody_hand:
+        raise PreflightValueError(
+            f'{key}: {path} has no hand that CocoWholeBodyHandDataset reads '
+            '(a non-crowd annotation with lefthand_valid or righthand_valid '
+            'true, a labelled keypoint in its lefthand_kpts or righthand_kpts '
+            'and an image the file lists), so there is nothing to train or '
+            'evaluate on. Is it the COCO-WholeBody annotation file '
+            '(coco_wholebody_{train,val}_v1.0.json)?')
     if needs_instances and kept == 0:
         reasons = f' MMPose drops:\n{_listing(dropped)}\n' if dropped else ' '
         raise PreflightValueError(
@@ -251,7 +334,7 @@ def check_annotation_files(cfg, phases=('train', 'val', 'test'),
         if signature not in checked:
             checked.add(signature)
             _check_coco_annotations(data, data_file.key, path, num_keypoints,
-                                    needs)
+                                    needs, _is_wholebody_hand(dataset))
         image_dir = _sibling(files, data_file, IMAGE_DIR)
         if data_file.kind == ANN_FILE and image_dir is not None \
                 and osp.isdir(image_dir.path) \
