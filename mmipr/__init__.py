@@ -1,9 +1,13 @@
 """mmipr: integral pose regression for MMPose.
 
 ``import mmipr`` (or ``custom_imports = dict(imports=['mmipr'])`` in a config)
-makes MMPose importable with mmcv-lite and lets MMEngine load its checkpoints
-under PyTorch >= 2.6 (see :mod:`mmipr.compat`), and registers every mmipr
-module into MMPose's registries (MODELS, METRICS, HOOKS, TRANSFORMS,
+makes MMPose importable with mmcv-lite (a placeholder ``mmcv.ops`` when the
+compiled ops are missing: :mod:`mmipr.compat`), makes MMEngine's checkpoint
+loader of local files and http(s) downloads an allowlisting one that runs no
+pickled code and loads MMEngine's and MMPose's checkpoints under PyTorch >=
+2.6 (:mod:`mmipr.checkpoint_loader`; a file the user trusts is opted in with
+the environment variable ``MMIPR_TRUSTED_CHECKPOINTS``), and registers every
+mmipr module into MMPose's registries (MODELS, METRICS, HOOKS, TRANSFORMS,
 OPTIM_WRAPPERS) as soon as MMPose is loaded (:mod:`mmipr.registration`):
 at once if it already is, else right after the first import of
 ``mmpose.registry``. So the pure layers (``mmipr.heatmap``,
