@@ -17,8 +17,14 @@ import sys
 import yaml
 from conftest import REPO
 from mmengine.config import Config
+from test_configs_families import metafile_entry, mmpose_base
 
 BIN = osp.dirname(sys.executable)
+
+
+#: config folders of other networks and datasets, each config a delta on an
+#: MMPose config (tests/test_configs_families.py)
+FAMILY_FOLDERS = ('hrnet', 'hand', 'from_heatmap')
 
 
 def model_configs() -> list:
@@ -27,7 +33,9 @@ def model_configs() -> list:
     return sorted(
         osp.relpath(p, REPO)
         for p in glob.glob(osp.join(REPO, 'configs', '*.py'))
-        + glob.glob(osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_*.py')))
+        + glob.glob(osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_*.py'))
+        + [p for folder in FAMILY_FOLDERS
+           for p in glob.glob(osp.join(REPO, 'configs', folder, '*.py'))])
 
 
 def test_metafile_lists_every_model_config_in_mmposes_format():
@@ -45,12 +53,21 @@ def test_metafile_lists_every_model_config_in_mmposes_format():
     for model in models:
         assert model['Name'] == osp.splitext(osp.basename(model['Config']))[0]
         assert model['In Collection'] == collection['Name']
-        # the architecture named is the config's, after inheritance
-        head = Config.fromfile(osp.join(REPO, model['Config'])).model.head
+        # the architecture named is the config's, after inheritance: the
+        # network as MMPose's metafile of the base config names it
+        path = osp.join(REPO, model['Config'])
+        head = Config.fromfile(path).model.head
         prior = head.get('prior_loss')
-        assert model['Metadata']['Architecture'] == [
-            'SimpleBaseline2D', 'ResNet', head.type] + (
-                [prior.type] if prior else [])
+        network = ['SimpleBaseline2D', 'ResNet']
+        if model['Config'].split('/')[1] in FAMILY_FOLDERS:
+            base = metafile_entry(mmpose_base(path))['Metadata']
+            network = base['Architecture']
+            assert model['Metadata']['Training Data'] == \
+                base['Training Data']
+            width, height = head.decoder.input_size
+            assert model['Metadata']['Input Size'] == f'{height}x{width}'
+        assert model['Metadata']['Architecture'] == network + [head.type] + (
+            [prior.type] if prior else [])
 
 
 def test_mim_search_lists_the_configs(tmp_path):
