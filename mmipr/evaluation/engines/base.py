@@ -80,6 +80,8 @@ class EvaluationEngine(ABC):
         self.sigmas = sigmas
         self.iou_type = iou_type
         self.use_area = use_area
+        #: the last :meth:`evaluate`'s COCOeval (None before one)
+        self.coco_eval = None
 
     def keep_results(self, keypoints: dict, res_file: str,
                      write: bool) -> None:
@@ -106,11 +108,18 @@ class EvaluationEngine(ABC):
             list: (name, value) of COCO's summary, ``CocoMetric``'s keys.
         """
 
+    def finish(self, coco_eval) -> list:
+        """Keep the summarised ``coco_eval`` for the splits and return its
+        summary, as :meth:`evaluate` does."""
+        self.coco_eval = coco_eval
+        return list(zip(stats_names(self.iou_type),
+                        (float(v) for v in coco_eval.stats)))
+
     @property
-    @abstractmethod
     def params(self):
         """The evaluation's COCOeval ``params`` (``imgIds``, ``catIds``,
         ``useCats``, ``maxDets``, ...)."""
+        return self.coco_eval.params
 
     @abstractmethod
     def split_rows(self, member: np.ndarray, row_of: dict,

@@ -28,7 +28,7 @@ from mmipr.utils.io import atomic_output
 
 from ..oks import pair_oks
 from ..splits import assign_predictions_grouped
-from .base import EvaluationEngine, empty_split_rows, silent, split_summary, stats_names
+from .base import EvaluationEngine, empty_split_rows, silent, split_summary
 
 AVAILABLE = COCOeval_faster is not None
 
@@ -245,7 +245,6 @@ class FasterCocoEvalEngine(EvaluationEngine):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.coco_eval = None
         self.results: list = []
         #: result index of each evaluated prediction (dt id - 1 -> index)
         self.kept = np.zeros(0, np.int64)
@@ -294,13 +293,7 @@ class FasterCocoEvalEngine(EvaluationEngine):
         coco_eval.accumulate()
         with contextlib.redirect_stdout(io.StringIO()):
             coco_eval.summarize()
-        self.coco_eval = coco_eval
-        return list(zip(stats_names(self.iou_type),
-                        (float(v) for v in coco_eval.stats)))
-
-    @property
-    def params(self):
-        return self.coco_eval.params
+        return self.finish(coco_eval)
 
     def split_rows(self, member: np.ndarray, row_of: dict,
                    result_ann: list) -> list[dict]:

@@ -21,7 +21,7 @@ import numpy as np
 from xtcocotools.cocoeval import COCOeval
 
 from ..splits import assign_predictions
-from .base import EvaluationEngine, split_summary, stats_names
+from .base import EvaluationEngine, split_summary
 
 
 class XtcocotoolsEngine(EvaluationEngine):
@@ -29,10 +29,6 @@ class XtcocotoolsEngine(EvaluationEngine):
 
     name = 'xtcocotools'
     in_memory = False
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.coco_eval = None
 
     def evaluate(self, res_file: str) -> list:
         coco_det = self.coco.loadRes(res_file)
@@ -51,13 +47,7 @@ class XtcocotoolsEngine(EvaluationEngine):
         (coco_eval.evalImgs, coco_eval.ious, coco_eval._gts, coco_eval._dts,
          coco_eval.eval, coco_eval._paramsEval) = state
         coco_eval.params.imgIds = img_ids
-        self.coco_eval = coco_eval
-        return list(zip(stats_names(self.iou_type),
-                        (float(v) for v in coco_eval.stats)))
-
-    @property
-    def params(self):
-        return self.coco_eval.params
+        return self.finish(coco_eval)
 
     def split_rows(self, member: np.ndarray, row_of: dict,
                    result_ann: list) -> list[dict]:
