@@ -110,7 +110,14 @@ class EvaluationEngine(ABC):
 
     def finish(self, coco_eval) -> list:
         """Keep the summarised ``coco_eval`` for the splits and return its
-        summary, as :meth:`evaluate` does."""
+        summary, as :meth:`evaluate` does.
+
+        Args:
+            coco_eval: the COCOeval after ``summarize()``.
+
+        Returns:
+            list: (name, value) of its ``stats``, ``CocoMetric``'s keys.
+        """
         self.coco_eval = coco_eval
         return list(zip(stats_names(self.iou_type),
                         (float(v) for v in coco_eval.stats)))
