@@ -76,6 +76,9 @@ def test_the_cli_compares_tiny_starts_and_reuses_them(tmp_path):
     second = subprocess.run(args, cwd=REPO, capture_output=True, text=True,
                             timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert 'trained' not in second.stdout.replace('reused', '')
+    assert 'backbone trained' in first.stdout
+    assert 'backbone trained' not in second.stdout
+    assert second.stdout.count('backbone reused') == 2
+    assert second.stdout.count('(reused,') == 6
     with open(tmp_path / 'starts.md') as f:
         assert f.read() == doc

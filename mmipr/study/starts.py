@@ -212,9 +212,10 @@ def compare_starts(settings: StartsSettings) -> list[StartResult]:
                                settings.data_root),
                            load_from=weights)
             result.runs[head] = run(spec, settings.work_dir)
-            print(f'{spec.run_id}: AP '
-                  f'{result.metric(head, "coco/AP"):.3f} '
-                  f'({result.runs[head]["wall_seconds"]:.0f} s)', flush=True)
+            done = result.runs[head]
+            print(f'{spec.run_id}: AP {result.metric(head, "coco/AP"):.3f} '
+                  f'({"reused" if done.get("reused") else "trained"}, '
+                  f'{done["wall_seconds"]:.0f} s)', flush=True)
         results.append(result)
     write_starts_document(settings, results)
     return results
