@@ -34,9 +34,10 @@ def test_each_start_pretrains_on_its_data_for_its_epochs():
         settings.data_root, 12, 3000)
     assert pretraining_of('parts', settings)[0].endswith(
         'pretrain_r18_parts.py')
-    # the two larger pretrainings cost the same
-    assert settings.pretrain_images * settings.pretrain_epochs == \
-        settings.num_train * settings.long_epochs
+    # by default the two larger pretrainings cost the same
+    defaults = StartsSettings()
+    assert defaults.pretrain_images * defaults.pretrain_epochs == \
+        defaults.num_train * defaults.long_epochs
 
 
 def test_bad_settings_are_clear_errors():

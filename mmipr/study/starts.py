@@ -65,12 +65,12 @@ class StartsSettings:
         num_train (int): its train images. Default: 3000 (the study's).
         num_val (int): its val images. Default: 200 (the study's).
         pretrain_root (str): the larger pretraining split's dataset.
-        pretrain_images (int): its train images. Default: 6000.
+        pretrain_images (int): its train images. Default: 5000.
         pretrain_seed (int): its seed (not the study's 0, so its images are
             others). Default: 1.
         pretrain_epochs (int): epochs of ``silhouette``, ``silhouette_more``
             and ``parts``. Default: 6 (the study's).
-        long_epochs (int): epochs of ``silhouette_long``. Default: 12.
+        long_epochs (int): epochs of ``silhouette_long``. Default: 10.
         finetune_epochs (int): epochs of every fine-tuning run (the study's
             lr drops, :func:`~mmipr.study.runs.lr_drops`). Default: 3.
         seed (int): seed of the fine-tuning runs and their heads' init.
@@ -88,11 +88,11 @@ class StartsSettings:
     data_root: str = 'data/synthetic_coco_3k'
     num_train: int = 3000
     num_val: int = 200
-    pretrain_root: str = 'data/synthetic_coco_pretrain_6k'
-    pretrain_images: int = 6000
+    pretrain_root: str = 'data/synthetic_coco_pretrain_5k'
+    pretrain_images: int = 5000
     pretrain_seed: int = 1
     pretrain_epochs: int = 6
-    long_epochs: int = 12
+    long_epochs: int = 10
     finetune_epochs: int = 3
     seed: int = 0
     starts: tuple = STARTS

@@ -10,7 +10,7 @@ defaults are the measurement (about 50 minutes of 2 CPU cores); the flags
 shrink it. The library: :mod:`mmipr.study.starts`.
 
     python tools/analysis/compare_starts.py [--finetune-epochs 3]
-        [--long-epochs 12] [--pretrain-images 6000] [--starts scratch parts]
+        [--long-epochs 10] [--pretrain-images 5000] [--starts scratch parts]
 """
 import argparse
 import os.path as osp
