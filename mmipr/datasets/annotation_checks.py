@@ -34,9 +34,9 @@ MAX_LISTED = 10
 
 
 #: pipeline transforms whose targets are not keypoints: with one of them, the
-#: head's ``out_channels`` counts target maps (the study's silhouette
-#: pretraining: 1), not keypoints
-NON_KEYPOINT_TARGETS = ('GenerateSilhouetteTarget',)
+#: head's ``out_channels`` counts target maps (the neutral pretrainings:
+#: 1 silhouette, or one map per body-part class), not keypoints
+NON_KEYPOINT_TARGETS = ('GenerateSilhouetteTarget', 'GeneratePartTarget')
 
 
 def _config_num_keypoints(cfg, dataset: dict) -> List[Tuple[str, int]]:

@@ -11,7 +11,7 @@ Everything here works in *unit* coordinates (standing height 1, origin at the
 pelvis); :class:`Body` maps them to pixels with a scale and a translation.
 """
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -28,6 +28,22 @@ COCO_SKELETON = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13),
     (6, 7), (6, 8), (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3),
     (2, 4), (3, 5), (4, 6), (5, 7))
+
+#: the body-part classes of the part maps (``SceneImage.part_map``), 0 the
+#: background: head (with neck, hair, face and ears), torso, and each limb's
+#: upper and lower segment (a hand with its forearm, a shoe with its shin),
+#: left and right told apart.
+PART_CLASSES = (
+    'background', 'head', 'torso', 'left_upper_arm', 'right_upper_arm',
+    'left_lower_arm', 'right_lower_arm', 'left_upper_leg', 'right_upper_leg',
+    'left_lower_leg', 'right_lower_leg')
+#: the class each class becomes in a mirrored image (left <-> right)
+PART_FLIP_INDICES = tuple(
+    PART_CLASSES.index(name.replace('left_', '@').replace(
+        'right_', 'left_').replace('@', 'right_')) for name in PART_CLASSES)
+_PART = {name: k for k, name in enumerate(PART_CLASSES)}
+_SEGMENT_PART = dict(upper_arm='upper_arm', forearm='lower_arm',
+                     thigh='upper_leg', shin='lower_leg')
 
 POSE_TYPES = ('standing', 'walking', 'arms_raised', 'sitting', 'free')
 _POSE_PROBS = (0.28, 0.26, 0.16, 0.15, 0.15)
@@ -58,6 +74,7 @@ class Part:
     ``kind`` is ``'capsule'`` (``pts`` (2, 2), ``size`` = radius),
     ``'ellipse'`` (``pts`` (1, 2) centre, ``size`` = (a, b) semi-axes,
     ``angle`` degrees) or ``'poly'`` (``pts`` (N, 2), ``size`` = edge radius).
+    ``label`` is its body-part class, an index of :data:`PART_CLASSES`.
     """
     kind: str
     pts: np.ndarray
@@ -66,6 +83,7 @@ class Part:
     depth: float
     angle: float = 0.0
     highlight: bool = True
+    label: int = 0
 
 
 @dataclass
@@ -288,25 +306,27 @@ def sample_body(rng: np.random.Generator) -> Body:
             (pa, za), (pb, zb) = p2(f'{name}_{a}'), p2(f'{name}_{b}')
             z = (za + zb) / 2 + (0.01 if seg in ('upper_arm', 'forearm') else 0)
             parts.append(Part('capsule', np.stack([pa, pb]), _RADII[seg],
-                              _shade(col[cname], depth_shade(z)), z))
+                              _shade(col[cname], depth_shade(z)), z,
+                              label=_PART[f'{name}_{_SEGMENT_PART[seg]}']))
         pw, zw = p2(f'{name}_wrist')
         parts.append(Part('ellipse', pw[None], (_RADII['hand'],) * 2,
                           _shade(col['skin'], depth_shade(zw)), zw + 0.005,
-                          highlight=False))
+                          highlight=False, label=_PART[f'{name}_lower_arm']))
         ank3 = j3[f'{name}_ankle']
         pa_, za_ = p2(ank3)
         toe, _ = p2(ank3 + np.array([0, 0.01, 0.07]))
         parts.append(Part('capsule', np.stack([pa_, toe]), 0.024,
                           _shade(col['shoe'], depth_shade(za_)), za_ + 0.004,
-                          highlight=False))
+                          highlight=False, label=_PART[f'{name}_lower_leg']))
     torso = np.stack([p2(n)[0] for n in ('left_shoulder', 'right_shoulder',
                                          'right_hip', 'left_hip')])
     parts.append(Part('poly', torso, _RADII['torso_edge'],
-                      _shade(col['shirt'], light), 0.0))
+                      _shade(col['shirt'], light), 0.0, label=_PART['torso']))
     hc, hz = p2(head)
     nc, _ = p2(neck)
     parts.append(Part('capsule', np.stack([nc, (hc + nc) / 2]), _RADII['neck'],
-                      _shade(col['skin'], 0.85 * light), -0.005, highlight=False))
+                      _shade(col['skin'], 0.85 * light), -0.005, highlight=False,
+                      label=_PART['head']))
     # Head: hair behind the face when it faces the camera, over it otherwise.
     facing = np.cos(yaw + turn)
     head_angle = np.rad2deg(roll)
@@ -344,6 +364,7 @@ def sample_body(rng: np.random.Generator) -> Body:
                                        colour, 0.02, highlight=False))
     for k, hp in enumerate(head_parts):
         hp.depth = hz + 0.001 * k
+        hp.label = _PART['head']
     parts += head_parts
     parts.sort(key=lambda q: q.depth)
     return Body(kps, parts, pose, labelled=labelled)
@@ -401,8 +422,10 @@ def draw_part(canvas: np.ndarray, part: Part, scale: float, offset: np.ndarray,
 
 
 def draw_body(image: np.ndarray, labels: np.ndarray, mask: np.ndarray,
-              body: Body, label: int) -> None:
-    """Paint ``body`` on the image, its label on ``labels``, 1 on ``mask``.
+              body: Body, label: int,
+              part_map: Optional[np.ndarray] = None) -> None:
+    """Paint ``body`` on the image, its label on ``labels``, 1 on ``mask``
+    and each part's class on ``part_map``, part by part, far to near.
 
     Args:
         image (np.ndarray): (H, W, 3) uint8, modified in place.
@@ -410,9 +433,14 @@ def draw_body(image: np.ndarray, labels: np.ndarray, mask: np.ndarray,
         mask (np.ndarray): (H, W) uint8, this person's silhouette, in place.
         body (Body): the placed person.
         label (int): the id written on ``labels``.
+        part_map (np.ndarray, optional): (H, W) uint8 map of the
+            :data:`PART_CLASSES` on top (last painter wins), in place.
     """
     for part in body.parts:
         draw_part(image, part, body.scale, body.offset, part.colour, True,
                   part.highlight)
         draw_part(labels, part, body.scale, body.offset, int(label), False)
         draw_part(mask, part, body.scale, body.offset, 1, False)
+        if part_map is not None:
+            draw_part(part_map, part, body.scale, body.offset, part.label,
+                      False)

@@ -93,6 +93,12 @@ class SceneImage:
             full shape.
         occluder_ids (np.ndarray): (O,) the id (painting order) of each
             occluder.
+        part_map (np.ndarray): (H, W) uint8, the body part on top of each
+            pixel, an index of :data:`~.synthetic_body.PART_CLASSES`: every
+            person's parts painted far to near as the image was, 0 where
+            nobody is, or where an occluder object was painted over.
+        bodies (list): (P,) the placed :class:`~.synthetic_body.Body` of
+            each person (its parts' shapes, classes and painting order).
     """
     image: np.ndarray
     keypoints: np.ndarray
@@ -105,6 +111,8 @@ class SceneImage:
     person_masks: np.ndarray = field(repr=False)
     occluder_masks: np.ndarray = field(repr=False)
     occluder_ids: np.ndarray = field(repr=False)
+    part_map: np.ndarray = field(repr=False)
+    bodies: List[Body] = field(repr=False)
 
     def visible_mask(self, p: int) -> np.ndarray:
         """(H, W) bool: pixels where person ``p`` is on top."""
@@ -340,6 +348,7 @@ def render_scene(rng: np.random.Generator,
     image = draw_background(rng, h, w, cfg.clutter)
     texture = _noise_field(rng, h, w, 3, 40) + _noise_field(rng, h, w, 20, 30)
     labels = np.zeros((h, w), np.uint16)
+    part_map = np.zeros((h, w), np.uint8)
     occ_masks = []
 
     n_people = int(rng.integers(1, cfg.max_people + 1))
@@ -360,7 +369,7 @@ def render_scene(rng: np.random.Generator,
     for i in order:
         painted += 1
         person_ids[i] = painted
-        draw_body(image, labels, masks[i], bodies[i], painted)
+        draw_body(image, labels, masks[i], bodies[i], painted, part_map)
         kps = bodies[i].pixel_keypoints
         present = inside_image(kps, w, h) & bodies[i].labelled
         m_range = _occluder_count(rng, int(targets[i, 1]), int(present.sum()))
@@ -376,6 +385,7 @@ def render_scene(rng: np.random.Generator,
             painted += 1
             occluder_ids.append(painted)
             cv2.fillPoly(labels, [fp], painted, cv2.LINE_8, 4)
+            cv2.fillPoly(part_map, [fp], 0, cv2.LINE_8, 4)
             occ_masks.append(np.zeros((h, w), np.uint8))
             cv2.fillPoly(occ_masks[-1], [fp], 1, cv2.LINE_8, 4)
 
@@ -410,4 +420,5 @@ def render_scene(rng: np.random.Generator,
                       id_map=labels, person_ids=person_ids,
                       person_masks=masks.astype(bool),
                       occluder_masks=np.array(occ_masks, bool).reshape(-1, h, w),
-                      occluder_ids=np.array(occluder_ids, np.int64))
+                      occluder_ids=np.array(occluder_ids, np.int64),
+                      part_map=part_map, bodies=bodies)
