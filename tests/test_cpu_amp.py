@@ -121,3 +121,37 @@ def test_float16_is_refused_with_the_alternative():
             optimizer=torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))],
                                       lr=0.1))
 
+
+
+def test_cpu_flags_read_from_cpuinfo(tmp_path):
+    from mmipr.engine import cpu_amp
+    info = tmp_path / 'cpuinfo'
+    info.write_text('processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16\n')
+    assert {'avx2', 'amx_bf16'} <= cpu_amp.cpu_flags(str(info))
+    assert cpu_amp.cpu_flags(str(tmp_path / 'absent')) == set()
+
+
+@pytest.mark.parametrize('flags, warns', [
+    ({'avx2', 'fma'}, True),             # AVX2 only: bfloat16 is emulated
+    ({'avx2', 'avx512f', 'avx512_bf16'}, False),
+    ({'avx2', 'amx_bf16', 'amx_tile'}, False),
+])
+def test_warns_where_bfloat16_is_emulated(monkeypatch, flags, warns):
+    import warnings
+
+    from mmipr.engine import cpu_amp
+    monkeypatch.setattr(cpu_amp, 'cpu_flags', lambda: set(flags))
+    monkeypatch.setattr(cpu_amp, 'is_cuda_available', lambda: False)
+    cpu_amp.cpu_has_bfloat16_units.cache_clear()
+    model = torch.nn.Linear(2, 2)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            CPUAmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(),
+                                                         lr=0.1))
+    finally:
+        cpu_amp.cpu_has_bfloat16_units.cache_clear()
+    emulated = [w for w in caught if 'no bfloat16 units' in str(w.message)]
+    assert bool(emulated) is warns
+    if warns:
+        assert "OptimWrapper" in str(emulated[0].message)
