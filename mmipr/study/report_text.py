@@ -117,7 +117,7 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         'prior are averaged over the same visible joints; the prior weight '
         'is 1:1 with the L1 at initialisation (`KLPriorLoss`, 0.0525).',
         '- Evaluation: DifficultySplitCocoMetric on the dataset\'s detected '
-        'boxes, every epoch. **Table-1 AP uses one scoring rule for every '
+        'boxes, at the validated epochs. **Table-1 AP uses one scoring rule for every '
         'head: an instance is ranked by its box score** (MMPose\'s '
         '`score_mode=\'bbox\'`), so AP measures localisation alone; a '
         'second table gives AP under each head\'s own keypoint scores '
@@ -261,7 +261,8 @@ def starting_weights_line(record: dict | None) -> str:
         f'{record["train_seconds"] / 60:.1f} min of training iterations, '
         f'loss {losses[0]:.3f} in its first epoch and {losses[-1]:.3f} in '
         f'its last; settings key {record["settings_key"]}'
-        + (', reused from the cache' if record['reused'] else '')
+        + (', the committed `weights/` file' if record.get('committed')
+           else ', reused from the cache' if record['reused'] else '')
         + '). Only its backbone is kept; the heads start seeded. Then '
         + common)
 

@@ -22,8 +22,10 @@ import os.path as osp
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from typing import Sequence
 
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 from tqdm import tqdm
@@ -333,7 +335,8 @@ def runtime_config(cfg: Config, resume_from: str | None) -> Config:
     return cfg
 
 
-def run(spec: RunSpec, work_root: str, progress: tqdm | None = None) -> dict:
+def run(spec: RunSpec, work_root: str, progress: tqdm | None = None,
+        hooks: Sequence[Hook] = ()) -> dict:
     """Train and evaluate one variant, or reuse its finished result.
 
     A checkpoint is saved after every epoch (only the last is kept), and a
@@ -345,6 +348,8 @@ def run(spec: RunSpec, work_root: str, progress: tqdm | None = None) -> dict:
         work_root (str): runs are written to ``work_root/<run_id>``.
         progress (tqdm, optional): a bar to advance (by the run's iteration
             count when the run is reused).
+        hooks (Sequence[Hook]): further hooks of a trained run (e.g. a
+            profile, :mod:`mmipr.study.benchmark`). Default: none.
 
     Returns:
         dict: ``name``, ``seed``, ``config``, ``work_dir``, ``checkpoint``,
@@ -369,6 +374,8 @@ def run(spec: RunSpec, work_root: str, progress: tqdm | None = None) -> dict:
     runner = _build_runner(cfg)
     hook = StudyProgressHook(progress, label=spec.run_id)
     runner.register_hook(hook)
+    for extra in hooks:
+        runner.register_hook(extra)
     tic = time.perf_counter()
     # COCOeval prints its summaries; keep them in the run's dir, off the bar.
     with open(osp.join(work_dir, 'stdout.log'), 'a') as log, \

@@ -134,8 +134,10 @@ def run_study(settings: StudySettings) -> StudyOutcome:
         def finish(result: dict) -> None:
             # right away: the record must hold everything the report needs
             # before the work dir can be discarded
-            stats = heatmap_stats(result)
-            if stats is None:
+            # the heatmap statistics of a T/2 run are not reported
+            full = result.get('study_epochs') in (None, result['epochs'])
+            stats = heatmap_stats(result) if full else None
+            if full and stats is None:
                 print(f'{result["run_id"]} has no record yet (its heatmap '
                       'statistics failed); the next invocation retries')
                 return
