@@ -133,8 +133,8 @@ def run_study(settings: StudySettings) -> StudyOutcome:
 
         def finish(result: dict) -> None:
             # right away: the record must hold everything the report needs
-            # before the work dir can be discarded
-            # the heatmap statistics of a T/2 run are not reported
+            # before the work dir can be discarded (a T/2 run's heatmap
+            # statistics are not reported, so not computed)
             full = result.get('study_epochs') in (None, result['epochs'])
             stats = heatmap_stats(result) if full else None
             if full and stats is None:
