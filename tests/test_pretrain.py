@@ -10,7 +10,6 @@ from conftest import REPO
 from mmcv.transforms import Compose
 from mmengine.registry import init_default_scope
 
-from mmipr.study.claims import convergence
 from mmipr.study.pretrain import pretrained_backbone
 from mmipr.study.runs import RunSpec, build_config, lr_drops, synthetic_data_options
 from mmipr.study.setup import initial_weights
@@ -107,6 +106,48 @@ def test_pretrained_backbone_is_trained_once_and_keyed(tiny_coco, tmp_path):
     assert again == weights and not rebuilt['reused']
     assert torch.load(weights, weights_only=True)['state_dict'].keys() == \
         state.keys()
+    _committed_backbone_is_used_where_its_key_matches(tiny_coco, tmp_path)
+
+
+def _committed_backbone_is_used_where_its_key_matches(tiny_coco, tmp_path):
+    """weights/NAME.pth + NAME.json: written on request (from the cache
+    here), then used by a fresh machine (an empty cache, no training
+    allowed) while its key matches; another key is not used."""
+    from mmipr.study.committed_weights import WeightsMismatchError, verify_weights
+    folder = str(tmp_path / 'weights')
+    path, record = pretrained_backbone(
+        PRETRAIN, tiny_coco, epochs=2, cache_dir=str(tmp_path),
+        weights_dir=folder, commit_weights=True, command='python x.py')
+    assert path == osp.join(folder, 'pretrain_r18_silhouette.pth')
+    assert record['committed'] and record['command'] == 'python x.py'
+    on_disk = verify_weights(path)  # sha256 and size
+    assert on_disk['settings_key'] == record['settings_key']
+    assert on_disk['final']['loss'] == record['epoch_losses'][-1]
+    cached_path, _ = pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
+                                         cache_dir=str(tmp_path))
+    cached = torch.load(cached_path, weights_only=True)['state_dict']
+    committed = torch.load(path, weights_only=True)['state_dict']
+    assert all(committed[k].dtype == torch.float16 for k in committed
+               if committed[k].is_floating_point())
+    assert torch.allclose(committed['conv1.weight'].float(),
+                          cached['conv1.weight'], atol=1e-2)
+    # a fresh machine: empty cache, training not allowed
+    used, used_record = pretrained_backbone(
+        PRETRAIN, tiny_coco, epochs=2, cache_dir=str(tmp_path / 'empty'),
+        weights_dir=folder, allow_training=False)
+    assert used == path and used_record['reused']
+    # another pretraining (1 epoch) has another key: not this file
+    with pytest.raises(FileNotFoundError, match='without --reuse-only'):
+        pretrained_backbone(PRETRAIN, tiny_coco, epochs=1,
+                            cache_dir=str(tmp_path / 'empty'),
+                            weights_dir=folder, allow_training=False)
+    # a swapped file is refused, naming both
+    with open(path, 'ab') as f:
+        f.write(b'x')
+    with pytest.raises(WeightsMismatchError, match='does not match'):
+        pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,
+                            cache_dir=str(tmp_path / 'empty'),
+                            weights_dir=folder, allow_training=False)
 
 
 def test_a_killed_pretraining_resumes_and_its_record_covers_every_epoch(
@@ -149,16 +190,28 @@ def test_every_variant_gets_the_backbone_over_the_same_seeded_head(tmp_path):
         assert torch.equal(value, expected), key
 
 
-def test_the_last_quarter_follows_both_lr_drops(tiny_coco, tmp_path):
-    for epochs in range(4, 21):
-        drops = lr_drops(epochs)
-        quarter = convergence(dict(val_metrics=[{}] * epochs))['quarter']
-        assert len(drops) == 2 and drops[0] < drops[1] == epochs - quarter
-    cfg = build_config(RunSpec('detection', DETECTION, epochs=10,
+def test_every_run_has_mmposes_schedule_shape(tiny_coco, tmp_path):
+    """lr x0.1 at 170/210 and 200/210 of training, rounded, the second at
+    most T - 1 and the first before it (MMPose's 210-epoch recipe exactly)."""
+    assert lr_drops(210) == [170, 200]
+    assert lr_drops(30) == [24, 29]  # the issue's pilot schedule
+    for epochs in range(3, 101):
+        first, second = lr_drops(epochs)
+        assert 1 <= first < second <= epochs - 1
+        # no farther from the exact fraction than the rounding needs
+        assert abs(second - 200 / 210 * epochs) <= 1
+        assert abs(first - 170 / 210 * epochs) <= 1.5
+    with pytest.raises(ValueError, match='at least 3 epochs'):
+        lr_drops(2)
+    cfg = build_config(RunSpec('detection', DETECTION, epochs=30,
                                cfg_options=synthetic_data_options(tiny_coco)),
                        str(tmp_path))
     steps = [s for s in cfg.param_scheduler if s.type == 'MultiStepLR']
-    assert [s.milestones for s in steps] == [[6, 8]]
+    assert [s.milestones for s in steps] == [[24, 29]]
+    # the warm-up is the config's, untouched
+    assert cfg.param_scheduler[0].type == 'LinearLR'
+    # about ten validations, and the last epoch's
+    assert cfg.train_cfg.val_interval == 3
 
 
 def test_the_synthetic_configs_train_with_the_studys_recipe():

@@ -51,20 +51,25 @@ def test_claims_use_each_metric_s_own_seed_spread_and_the_asked_rule():
         'did not hold'
 
 
-def test_convergence_criterion_share_of_gain_in_the_last_quarter():
-    from mmipr.study.claims import convergence
+def test_saturation_compares_each_variant_at_t_with_its_t_half_run():
+    from mmipr.study.claims import saturation_rows
 
-    def run(aps, drop=None):
-        return dict(val_metrics=[{'coco/AP': a} for a in aps],
-                    lr_drop_epoch=drop)
-    # 8 epochs: q = 2, share = (AP_8 - AP_6) / AP_8
-    plateau = convergence(run([.1, .2, .3, .35, .38, .39, .395, .40], 6))
-    assert plateau['quarter'] == 2
-    assert plateau['share'] == pytest.approx((.40 - .39) / .40)
-    assert plateau['met']
-    rising = convergence(run([.05, .1, .15, .2, .25, .3, .35, .40], 6))
-    assert rising['share'] == pytest.approx(.1 / .4) and not rising['met']
-    # flat, but the last quarter is not after the last lr drop
-    early_drop = convergence(run([.1, .2, .3, .35, .38, .39, .395, .40], 7))
-    assert not early_drop['after_drop'] and not early_drop['met']
-    assert not convergence(run([0.0, 0.0]))['met']  # no gain at all
+    def run(name, epochs, ap, seed=0):
+        return dict(name=name, seed=seed, epochs=epochs,
+                    metrics={'coco/AP': ap})
+    by_name = {'detection': [run('detection', 30, 0.364)],
+               'integral': [run('integral', 30, 0.210)],
+               'integral_kl2': [run('integral_kl2', 30, 0.300)]}
+    halves = [run('detection', 15, 0.276),   # +32 %: still learning
+              run('integral', 15, 0.205)]    # +2.4 %: saturated
+    rows = {r['variant']: r for r in saturation_rows(by_name, halves, 0.01)}
+    det = rows['detection']
+    assert det['relative'] == pytest.approx(0.364 / 0.276 - 1)
+    assert not det['saturated'] and 'still learning' in det['why']
+    assert rows['integral']['saturated']
+    assert rows['integral']['within'] == 'relative'
+    assert rows['integral_kl2']['saturated'] is None
+    assert rows['integral_kl2']['why'] == 'not judged: no T/2 run'
+    # a gain above 5 % but below the seed spread is a tie: saturated
+    tie = saturation_rows(by_name, [run('detection', 15, 0.33)], 0.05)[0]
+    assert tie['saturated'] and tie['within'] == 'seed spread'

@@ -18,23 +18,38 @@ def test_the_study_plans_the_papers_runs_in_priority_order():
     assert [s.run_id for s in specs] == [
         'detection_seed0', 'integral_seed0', 'integral_kl2_seed0',
         'detection_seed1', 'integral_seed1', 'integral_kl2_seed1',
+        'detection_T3_seed0', 'integral_T3_seed0', 'integral_kl2_T3_seed0',
         'detection_sigma0.5_seed0', 'detection_sigma1_seed0',
         'detection_sigma3_seed0', 'detection_scratch_seed0',
         'integral_kl0.5_seed0', 'integral_kl4_seed0', 'integral_kl1_seed0',
         'integral_kl3_seed0']
     for spec in specs:
-        assert spec.epochs == 6 and osp.isfile(spec.config)
+        assert spec.epochs == (3 if '_T3_' in spec.run_id else 6)
+        assert osp.isfile(spec.config)
         assert osp.dirname(spec.config) == osp.join(REPO, 'configs',
                                                     'synthetic')
         assert spec.cfg_options['train_dataloader.dataset.data_root'] == \
             'data/x/'
         assert spec.load_from == _weights(
             spec.seed, spec.name != 'detection_scratch')
-    scratch = specs[9]
+    scratch = specs[12]
     assert osp.basename(scratch.config) == 'sbl_r18_detection.py'
     # without a pretrained backbone there is no control from scratch
     assert 'detection_scratch_seed0' not in [
         s.run_id for s in study_plan(settings, _weights, pretrained=False)]
+
+
+def test_the_plan_keeps_only_the_asked_variants_and_half_runs():
+    settings = StudySettings(data_root='data/x', seeds=1, epochs=5,
+                             variants=('integral', ), half_runs=True)
+    # T // 2 = 2 is too short for two lr drops: no saturation pair
+    assert [s.run_id for s in study_plan(settings, _weights, True)] == [
+        'integral_seed0']
+    settings.epochs = 20
+    assert [s.run_id for s in study_plan(settings, _weights, True)] == [
+        'integral_seed0', 'integral_T10_seed0']
+    with pytest.raises(InvalidArgumentError, match='not variants'):
+        StudySettings(variants=('detecton', ))
 
 
 def test_the_demo_plans_the_three_main_variants_under_its_seed():

@@ -93,21 +93,32 @@ def test_a_changed_data_file_of_the_same_size_is_not_reused(
     assert finished_result(spec, str(tmp_path / 'work')) is None
 
 
-def test_the_key_covers_mmipr_version_and_starting_weights(
+def test_the_key_covers_the_study_version_and_starting_weights(
         tiny_coco, tmp_path, monkeypatch):
-    import mmipr.study.runs as runs
+    import torch
+
+    import mmipr.study.ledger as ledger
     spec = _spec(tiny_coco)
     cfg = build_config(spec, str(tmp_path))
     key = settings_key(cfg)
-    monkeypatch.setattr(runs, '__version__', '999.0')
+    monkeypatch.setattr(ledger.ledger_key, '__defaults__', (999, ))
     assert settings_key(cfg) != key
     monkeypatch.undo()
-    weights = tmp_path / 'init.pth'
-    weights.write_bytes(b'a')
-    cfg.load_from = str(weights)
+    assert settings_key(cfg) == key
+    weights = str(tmp_path / 'init.pth')
+    torch.save(dict(state_dict={'w': torch.ones(2)}), weights)
+    cfg.load_from = weights
     with_weights = settings_key(cfg)
-    weights.write_bytes(b'b')
-    assert settings_key(cfg) != with_weights != key
+    # the same tensors written elsewhere (another name, other meta) are the
+    # same start; other tensors are not
+    moved = str(tmp_path / 'elsewhere.pth')
+    torch.save(dict(state_dict={'w': torch.ones(2)}, meta=dict(at=moved)),
+               moved)
+    cfg.load_from = moved
+    assert settings_key(cfg) == with_weights != key
+    torch.save(dict(state_dict={'w': torch.zeros(2)}), weights)
+    cfg.load_from = weights
+    assert settings_key(cfg) != with_weights
 
 
 def test_a_truncated_result_is_named_and_redone(tiny_coco, tmp_path):
@@ -199,7 +210,7 @@ def test_reuse_only_with_no_finished_run_names_each_run_and_why(
     assert schedule.results == []
     assert list(schedule.skipped) == ['detection_seed0', 'integral_seed0']
     settings = StudySettings(work_dir=str(tmp_path), reuse_only=True)
-    text = nothing_to_report(settings, schedule)
+    text = nothing_to_report(settings, schedule.skipped)
     assert 'looked for 2 runs' in text
     assert 'detection_seed0: no ' in text and 'never finished' in text
     assert 'integral_seed0: ' in text and 'settings key old' in text

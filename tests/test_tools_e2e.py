@@ -251,7 +251,9 @@ def study_cli(data_root: str, work_dir: str, doc: str, *extra,
     cmd = [sys.executable, osp.join(REPO, 'tools', 'reproduce.py'),
            '--data-root', data_root, '--num-train', '24', '--num-val', '12',
            '--work-dir', work_dir, '--doc', doc, '--seeds', '1',
-           '--epochs', '4', *extra]
+           '--epochs', '4',
+           # never the repository's own ledger
+           '--ledger', osp.join(osp.dirname(doc), 'ledger'), *extra]
     return subprocess.run(cmd, cwd=REPO, env=environment(**env), timeout=300,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True)

@@ -4,15 +4,18 @@ Generates the synthetic dataset if absent, trains the three variants of
 ``configs/synthetic/`` on the CPU with the study's recipe and geometry
 (``tools/reproduce.py``: 64x48 heatmaps, a backbone pretrained on person
 silhouettes under identically seeded heads as every variant's starting
-weights, two lr drops before the last quarter), fewer epochs and less data,
-evaluates each with
+weights, MMPose's schedule shape: a warm-up, lr x0.1 at 170/210 and 200/210
+of training), fewer epochs and less data, evaluates each with
 DifficultySplitCocoMetric on the dataset's detected boxes (instances ranked
 by box score, the same rule for every head), prints one comparison table and
-whether each run met the study's convergence criterion, and writes PNGs
+the study's saturation criterion (not judged: the demo trains no T/2 runs),
+and writes PNGs
 (convergence, per-difficulty bars, the same easy and hard instances as each
 variant sees them) to ``--work-dir``. Finished runs with the same settings
-are reused. The library: :mod:`mmipr.study.demo` (the study's set-up and
-training path).
+are reused from the work dir; the demo writes no ledger records (docs/ is
+left as it is). The pretrained backbone comes from ``weights/`` when a
+committed one matches, else from the cache. The library:
+:mod:`mmipr.study.demo` (the study's set-up and training path).
 
     python tools/demo.py [--epochs N] [--pretrain-epochs N] [--num-train N]
         [--work-dir DIR]

@@ -9,22 +9,38 @@ backbone pretrained once on a task neutral to both heads (person silhouettes,
 ``configs/synthetic/pretrain_r18_silhouette.py``; cached outside the clone)
 under heads seeded identically. A detection run from scratch measures what
 the pretraining is worth. Each is
-validated every epoch with DifficultySplitCocoMetric on the dataset's
+validated with DifficultySplitCocoMetric on the dataset's
 detected boxes, under the shared instance-scoring rule (box score) and under
 each head's own keypoint scores; the analysis toolkit's heatmap statistics
-run on each model. Writes the tables, figures, the convergence criterion of
-every run and a claim-by-claim comparison with the paper to ``--doc``.
+run on each model. Writes the tables, figures, the saturation criterion of
+each main variant and a claim-by-claim comparison with the paper to
+``--doc``.
 
-Finished runs are reused when everything that determines them is unchanged,
-and a killed run resumes from its last finished epoch. Runs start in
-priority order and none starts unless it is expected to finish within
-``--budget`` minutes (the longest run so far as the estimate); those not run
-are listed in the document. ``--reuse-only`` starts no run: it writes the
-document from the runs already finished (a study cut short). One process at
-a time may use a work dir. The library: :mod:`mmipr.study.study`.
+Every run uses MMPose's schedule shape (a linear warm-up, lr x0.1 at 170/210
+and 200/210 of training) and is validated about 10 times. Every finished run
+writes one record to the ledger (``--ledger``, default ``docs/study/runs``,
+committed to the repo): its settings key, commit, validation curve, final
+metrics under both scoring rules per split, heatmap and instance statistics,
+gradient ratios and times. The study reads the ledger first: a record whose
+settings key matches (config after inheritance, data file contents, starting
+weights, the study version) is reused on any machine and in any clone; a
+stale one (another key) is named in the document and retrained. The
+document is written from the records alone. For detection, integral and
+integral + prior sigma 2 a run of T // 2 epochs decides whether T saturated
+(AP at T at most 5 % above AP at T/2, or within the seed spread). The
+pretrained backbone is taken from ``weights/`` when its committed record's
+settings key matches (``--commit-weights`` writes a retrained one there).
+
+Runs start in priority order and none starts unless it is expected to
+finish within ``--budget`` minutes (the longest run so far as the estimate);
+those not run are listed in the document. A killed run resumes from its last
+finished epoch. ``--reuse-only`` trains nothing: it writes the document from
+the ledger alone. One process at a time may use a work dir. The library:
+:mod:`mmipr.study.study`.
 
     python tools/reproduce.py [--budget 120] [--seeds 2] [--epochs 10]
-        [--pretrain-epochs 6] [--reuse-only]
+        [--pretrain-epochs 6] [--reuse-only] [--variants detection ...]
+        [--ledger DIR] [--weights-dir DIR] [--commit-weights]
 """
 import argparse
 import os.path as osp
@@ -33,7 +49,16 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmipr  # noqa: E402,F401  (makes MMPose importable, registers mmipr)
-from mmipr.study.plan import MIN_STUDY_EPOCHS, StudySettings  # noqa: E402
+from mmipr.study.committed_weights import WEIGHTS_DIR  # noqa: E402
+from mmipr.study.ledger import LEDGER_DIR, SOURCE_ROOT  # noqa: E402
+from mmipr.study.plan import (  # noqa: E402
+    FIG2D,
+    MIN_EPOCHS_HINT,
+    MIN_STUDY_EPOCHS,
+    SCRATCH,
+    TABLE1,
+    StudySettings,
+)
 from mmipr.study.study import run_study  # noqa: E402
 from mmipr.study.workdir import StudyError  # noqa: E402
 from mmipr.utils.validation import InvalidArgumentError, cli_number, non_negative_int, positive_int  # noqa: E402
@@ -47,10 +72,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-train', type=positive_int, default=3000)
     parser.add_argument('--num-val', type=positive_int, default=200)
     parser.add_argument('--epochs', type=cli_number(
-        integer=True, low=MIN_STUDY_EPOCHS,
-        hint='two lr drops, then the last quarter of training'), default=10,
-        help='epochs per run (at least 4: two lr drops and a last quarter '
-        'after them)')
+        integer=True, low=MIN_STUDY_EPOCHS, hint=MIN_EPOCHS_HINT),
+        default=10,
+        help=f'epochs T per run (at least {MIN_STUDY_EPOCHS}: two lr drops '
+        'and an epoch after them; T // 2 >= 3 for the saturation pairs)')
     parser.add_argument('--pretrain-epochs', type=non_negative_int, default=6,
                         help='epochs of the neutral backbone pretraining '
                         '(0: none, every run from seeded weights alone)')
@@ -60,8 +85,22 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='minutes: no run starts that is not expected '
                         'to finish within them (pretraining included)')
     parser.add_argument('--reuse-only', action='store_true',
-                        help='start no run: write the document from the runs '
-                        'already finished (for a study cut short)')
+                        help='train nothing: write the document from the '
+                        'ledger\'s current records alone')
+    parser.add_argument('--ledger', default=osp.join(SOURCE_ROOT, LEDGER_DIR),
+                        help='the ledger\'s folder (one JSON record per '
+                        'finished run)')
+    parser.add_argument('--weights-dir',
+                        default=osp.join(SOURCE_ROOT, WEIGHTS_DIR),
+                        help='committed weights (the pretrained backbone)')
+    parser.add_argument('--commit-weights', action='store_true',
+                        help='write a (re)trained backbone to --weights-dir '
+                        '(NAME.pth + NAME.json)')
+    parser.add_argument('--variants', nargs='+', metavar='VARIANT',
+                        choices=[n for n, _, _ in TABLE1 + FIG2D + (SCRATCH,)],
+                        help='train only these variants (default: all)')
+    parser.add_argument('--no-half-runs', action='store_true',
+                        help='plan no T // 2 runs (no saturation verdicts)')
     return parser.parse_args(argv)
 
 
@@ -75,7 +114,11 @@ def main(argv=None) -> None:
             num_train=args.num_train, num_val=args.num_val,
             epochs=args.epochs, pretrain_epochs=args.pretrain_epochs,
             seeds=args.seeds, budget=args.budget,
-            reuse_only=args.reuse_only, command=command))
+            reuse_only=args.reuse_only, command=command,
+            ledger_dir=args.ledger, weights_dir=args.weights_dir,
+            commit_weights=args.commit_weights,
+            variants=tuple(args.variants) if args.variants else None,
+            half_runs=not args.no_half_runs))
     except (StudyError, InvalidArgumentError) as err:
         sys.exit(f'tools/reproduce.py: error: {err}')
 

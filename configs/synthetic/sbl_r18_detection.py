@@ -11,8 +11,8 @@
 #   (ground-truth boxes: --cfg-options val_dataloader.dataset.bbox_file=None
 #   test_dataloader.dataset.bbox_file=None);
 # - training: Adam lr 2e-3 (fused), batch 32, 10 epochs, warm-up 100
-#   iterations, lr x0.1 after epochs 6 and 8 (tools/reproduce.py's recipe:
-#   MMPose's two drops, before the last quarter, mmipr.study.runs.lr_drops);
+#   iterations, lr x0.1 after epochs 8 and 9 (MMPose's schedule shape,
+#   170/210 and 200/210 of training, rounded: mmipr.study.runs.lr_drops);
 #   milder augmentation than MMPose's
 #   (rotation +-30 degrees, scale 0.75-1.25, no half-body crops), the same for
 #   every variant;
@@ -36,7 +36,7 @@ param_scheduler = [
     dict(type='LinearLR', begin=0, end=100, start_factor=0.001,
          by_epoch=False),
     dict(type='MultiStepLR', begin=0, end=max_epochs,
-         milestones=[6, 8], gamma=0.1, by_epoch=True)
+         milestones=[8, 9], gamma=0.1, by_epoch=True)
 ]
 auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(

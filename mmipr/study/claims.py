@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plan import SEEDED
+from .ledger import SATURATION_TOLERANCE, saturation
+from .plan import SATURATION_VARIANTS, SEEDED
 from .report import summarize
 
 
@@ -25,42 +26,51 @@ def early_ap(runs: list[dict], key: str = 'coco/AP') -> float:
     return float(np.mean(values))
 
 
-#: the convergence criterion's bound: the last quarter's share of the gain
-CONVERGENCE_MAX_SHARE = 0.10
-
-
-def convergence(run: dict, key: str = 'coco/AP') -> dict:
-    """The study's convergence criterion for one run.
-
-    With T validated epochs and q = max(1, round(T / 4)), the share of the
-    whole run's gain made in its last quarter:
-
-    .. math::
-        r = \\frac{AP_T - AP_{T-q}}{AP_T - AP_0}, \\qquad AP_0 = 0
-
-    (an untrained model scores AP 0). The run meets the criterion when
-    r <= :data:`CONVERGENCE_MAX_SHARE` and the last quarter lies after the
-    last lr drop (``lr_drop_epoch`` of the result, if recorded).
+def saturation_rows(by_name: dict, halves: list, noise: float,
+                    key: str = 'coco/AP') -> list[dict]:
+    """The saturation criterion (:func:`~mmipr.study.ledger.saturation`) of
+    each variant of :data:`~mmipr.study.plan.SATURATION_VARIANTS` with a
+    run at T: its AP at T against its AP at T // 2, the same seed.
 
     Args:
-        run (dict): a run's result (``val_metrics`` per epoch).
+        by_name (dict): variant -> its runs at the study's T.
+        halves (list[dict]): the runs of T // 2 epochs.
+        noise (float): the seed spread of ``key`` (:func:`spread`).
         key (str): the metric. Default: ``'coco/AP'``.
 
     Returns:
-        dict: ``share`` (r; NaN when AP_T <= 0 or fewer than 2 epochs),
-        ``quarter`` (q), ``after_drop`` (bool) and ``met`` (bool).
+        list[dict]: per variant: ``variant``, ``seed``, ``half_epochs``,
+        ``epochs``, ``ap_half``, ``ap_full`` and (with a T/2 run)
+        :func:`~mmipr.study.ledger.saturation`'s ``saturated``, ``gain``,
+        ``relative``, ``within``; ``why``, in words.
     """
-    aps = [m.get(key, np.nan) for m in run.get('val_metrics', [])]
-    epochs = len(aps)
-    quarter = max(1, round(epochs / 4))
-    if epochs < 2 or not aps[-1] > 0:
-        share = float('nan')
-    else:
-        share = float((aps[-1] - aps[-1 - quarter]) / aps[-1])
-    drop = run.get('lr_drop_epoch')
-    after_drop = drop is None or epochs - quarter >= drop
-    met = bool(share <= CONVERGENCE_MAX_SHARE and after_drop)
-    return dict(share=share, quarter=quarter, after_drop=after_drop, met=met)
+    rows = []
+    for variant in SATURATION_VARIANTS:
+        for full in by_name.get(variant, []):
+            half = [h for h in halves if h['name'] == variant
+                    and h['seed'] == full['seed']]
+            row = dict(variant=variant, seed=full['seed'],
+                       epochs=full['epochs'],
+                       ap_full=full['metrics'].get(key, np.nan))
+            if not half:
+                rows.append(dict(row, half_epochs=None, ap_half=np.nan,
+                                 saturated=None,
+                                 why='not judged: no T/2 run'))
+                continue
+            row.update(half_epochs=half[0]['epochs'],
+                       ap_half=half[0]['metrics'].get(key, np.nan))
+            verdict = saturation(row['ap_full'], row['ap_half'], noise)
+            row.update(verdict)
+            row['why'] = (
+                f"gain {verdict['relative']:.1%} <= {SATURATION_TOLERANCE:.0%}"
+                if verdict['within'] == 'relative' else
+                f"gain {verdict['gain']:.3f} < seed spread {noise:.3f}"
+                if verdict['within'] else
+                f"gain {verdict['relative']:.1%} > {SATURATION_TOLERANCE:.0%} "
+                f"and {verdict['gain']:.3f} >= seed spread {noise:.3f}: "
+                'still learning')
+            rows.append(row)
+    return rows
 
 
 def spread(by_name: dict, key: str = 'coco/AP') -> float:

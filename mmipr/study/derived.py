@@ -1,11 +1,13 @@
 """Statistics derived from a finished run's model, cached in its folder.
 
-The study computes the heatmap statistics (A(s), chi-square fits, E_de,
-E_re: :func:`heatmap_stats`) and the per-instance statistics of Table V
-(:func:`instance_stats`) of each run's final model on ground-truth boxes.
-Each is a JSON file in the run's folder, tagged with the run's settings key
-(:func:`derived`), so a file of another training of the same folder is
-never reused.
+Right after a run finishes, the study computes the heatmap statistics
+(A(s), chi-square fits, E_de, E_re: :func:`heatmap_stats`) and, where
+Table V reads them (:func:`needs_instance_stats`), the per-instance
+statistics (:func:`instance_stats`) of its final model on ground-truth
+boxes, and stores them in the run's ledger record
+(:func:`~mmipr.study.records.make_record`). Each is also a JSON file in the
+run's folder, tagged with the run's settings key (:func:`derived`), so a
+file of another training of the same folder is never reused.
 """
 from __future__ import annotations
 
@@ -106,13 +108,9 @@ def merge_heatmap_stats(results: list, stats: dict) -> None:
                     result['metrics'][f'hm/{split}/{key}'] = values[key]
 
 
-def attach_statistics(results: list, stats: dict) -> None:
-    """Give each run its heatmap statistics (``heatmap_stats`` and the
-    ``hm/...`` metrics) and, for seed 0 of the Table 1 variants, its
-    per-instance statistics (``instance_stats``, computed if needed)."""
-    merge_heatmap_stats(results, stats)
-    table1 = [n for n, _, _ in TABLE1]
-    for result in results:
-        result['heatmap_stats'] = stats.get(result['run_id'])
-        if result['seed'] == 0 and result['name'] in table1:
-            result['instance_stats'] = instance_stats(result)
+def needs_instance_stats(result: dict) -> bool:
+    """Whether Table V reads this run's per-instance statistics: seed 0 of
+    a Table 1 variant at the study's length."""
+    return (result['seed'] == 0 and result['name'] in
+            [n for n, _, _ in TABLE1]
+            and result.get('study_epochs') in (None, result['epochs']))

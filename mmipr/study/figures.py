@@ -12,7 +12,8 @@ from .report import LEVELS, group_by_variant, summarize
 
 
 def plot_curves(results: list[dict], out_file: str) -> str:
-    """Convergence: val AP and mean training loss per epoch (Fig. 4b)."""
+    """Convergence: val AP per validated epoch and mean training loss per
+    epoch (Fig. 4b); runs of one variant share their length."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -22,14 +23,15 @@ def plot_curves(results: list[dict], out_file: str) -> str:
     for name, runs in groups.items():
         aps = np.array([[m.get('coco/AP', np.nan) for m in r['val_metrics']]
                         for r in runs])
-        epochs = np.arange(1, aps.shape[1] + 1)
+        epochs = [m['epoch'] for m in runs[0]['val_metrics']]
         line, = axes[0].plot(epochs, aps.mean(0), marker='o', ms=3,
                              label=name)
         if len(runs) > 1:
             axes[0].fill_between(epochs, aps.min(0), aps.max(0),
                                  color=line.get_color(), alpha=0.2)
         losses = np.array([r['epoch_losses'] for r in runs]).mean(0)
-        axes[1].plot(epochs, losses / losses[0], marker='o', ms=3,
+        axes[1].plot(np.arange(1, len(losses) + 1), losses / losses[0],
+                     marker='o', ms=3,
                      label=name)
     axes[0].set(xlabel='epoch', ylabel='val AP', title='Validation AP')
     axes[1].set(xlabel='epoch', ylabel='loss / first-epoch loss',

@@ -25,6 +25,7 @@ import os
 import os.path as osp
 import platform
 import re
+import subprocess
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -36,6 +37,8 @@ from mmipr.utils.io import atomic_output, file_digest
 #: them; a pure refactor leaves it, and so every ledger record, as it is.
 STUDY_VERSION = 1
 
+#: the source tree (for the commit the study ran at)
+SOURCE_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: the ledger's folder, relative to the repository root
 LEDGER_DIR = osp.join('docs', 'study', 'runs')
 
@@ -97,13 +100,14 @@ def ledger_key(cfg_dict: Mapping, data_root: str, files: Iterable[str],
         cfg_dict (Mapping): the run's config after inheritance
             (``Config.to_dict()``); ``work_dir`` is ignored, every occurrence
             of ``data_root`` becomes ``<data_root>``, and ``load_from`` becomes
-            the digest of the file it names.
+            the digest of the tensors of the file it names
+            (:func:`state_digest`).
         data_root (str): the dataset root (its absolute path is machine
             specific).
         files (Iterable[str]): every file whose contents determine the run
-            (annotation and detection files, the dataset's generation marker,
-            the starting weights); hashed by contents, named relative to
-            ``data_root`` where they lie under it.
+            (annotation and detection files, the dataset's generation marker);
+            hashed by contents, named relative to ``data_root`` where they
+            lie under it.
         study_version (int): Default: :data:`STUDY_VERSION`.
 
     Returns:
@@ -114,7 +118,7 @@ def ledger_key(cfg_dict: Mapping, data_root: str, files: Iterable[str],
                     '<data_root>/'}
     cfg = {k: v for k, v in dict(cfg_dict).items() if k != 'work_dir'}
     if cfg.get('load_from'):
-        cfg['load_from'] = 'sha256:' + file_digest(cfg['load_from'])
+        cfg['load_from'] = 'tensors:' + state_digest(cfg['load_from'])
     cfg = _canonical(cfg, replacements)
     digest = hashlib.sha256(json.dumps(cfg, sort_keys=True,
                                        default=repr).encode())
@@ -124,6 +128,54 @@ def ledger_key(cfg_dict: Mapping, data_root: str, files: Iterable[str],
             else 'sha256-only'
         digest.update(f'{name}:{file_digest(path)}'.encode())
     return digest.hexdigest()[:16]
+
+
+def state_digest(weights: str) -> str:
+    """The digest of the tensors of a checkpoint (names, dtypes, shapes,
+    values), the same wherever and however the file was written.
+
+    A file digest would not do: ``torch.save`` names its archive after the
+    file, and the initial weights' ``meta`` holds machine paths.
+
+    Args:
+        weights (str): a ``.pth`` holding a ``state_dict`` (or the bare
+            ``{name: tensor}``).
+
+    Returns:
+        str: 64 hex digits.
+    """
+    import torch
+
+    from mmipr.checkpoint_loader import load_checkpoint_file
+    blob = load_checkpoint_file(weights, map_location='cpu')
+    state = blob.get('state_dict', blob) if isinstance(blob, Mapping) \
+        else blob
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name]
+        if not isinstance(tensor, torch.Tensor):
+            continue
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f'{name}:{tensor.dtype}:{tuple(tensor.shape)}'.encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def source_commit() -> str:
+    """The commit of the source tree: ``git rev-parse HEAD``, with
+    ``+dirty`` when tracked files have uncommitted changes; ``unknown``
+    outside a git clone."""
+    try:
+        sha = subprocess.check_output(['git', 'rev-parse', 'HEAD'],
+                                      cwd=SOURCE_ROOT, text=True,
+                                      stderr=subprocess.DEVNULL).strip()
+        dirty = subprocess.check_output(['git', 'status', '--porcelain',
+                                         '--untracked-files=no'],
+                                        cwd=SOURCE_ROOT, text=True,
+                                        stderr=subprocess.DEVNULL).strip()
+        return sha + ('+dirty' if dirty else '')
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
 
 
 def machine_description() -> str:
@@ -152,12 +204,14 @@ class Lookup:
             ``'missing'``.
         record (dict | None): the record, when current.
         recorded_key (str | None): the key of a stale record.
+        key (str | None): the key looked up.
     """
 
     run_id: str
     status: str
     record: dict | None = None
     recorded_key: str | None = None
+    key: str | None = None
 
 
 class Ledger:
@@ -206,10 +260,11 @@ class Ledger:
         """Whether ``run`` has a current record for ``settings_key``."""
         record = self.read(run)
         if record is None:
-            return Lookup(run, 'missing')
+            return Lookup(run, 'missing', key=settings_key)
         if record['settings_key'] != settings_key:
-            return Lookup(run, 'stale', recorded_key=record['settings_key'])
-        return Lookup(run, 'current', record=record)
+            return Lookup(run, 'stale', recorded_key=record['settings_key'],
+                          key=settings_key)
+        return Lookup(run, 'current', record=record, key=settings_key)
 
     def write(self, record: Mapping) -> str:
         """Write ``record`` atomically as ``<run_id>.json``; its path."""
@@ -230,8 +285,12 @@ class Ledger:
                       if name.endswith('.json') and _RUN_ID.match(name[:-5]))
 
 
+#: the saturation criterion's relative gain from T/2 to T
+SATURATION_TOLERANCE = 0.05
+
+
 def saturation(ap_full: float, ap_half: float, seed_spread: float = 0.0,
-               tolerance: float = 0.05) -> dict:
+               tolerance: float = SATURATION_TOLERANCE) -> dict:
     """The saturation criterion: trained to capacity at T epochs when AP at
     T exceeds AP at T/2 (same schedule shape, same seed) by at most
     ``tolerance`` relative, or by less than the seed spread.

@@ -12,11 +12,13 @@ Every run of a seed starts from the same initial weights
 from __future__ import annotations
 
 import os.path as osp
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
-from mmipr.utils.validation import check_bool, check_number
+from mmipr.utils.validation import InvalidArgumentError, check_bool, check_number
 
+from .committed_weights import WEIGHTS_DIR
+from .ledger import LEDGER_DIR, SOURCE_ROOT
 from .runs import RunSpec, synthetic_data_options
 
 #: (variant, config, paper AP (Table 1)), in priority order
@@ -45,8 +47,13 @@ DEMO_VARIANTS = TABLE1[:3]
 PRETRAIN_CONFIG = 'pretrain_r18_silhouette.py'
 #: the integral baseline's A(1) threshold of Table V (localised / dispersed)
 TABLE5_A1 = 0.34
-#: the fewest epochs of a study run: two lr drops, then the last quarter
+#: the fewest epochs of a study's T (:func:`~mmipr.study.runs.lr_drops`
+#: needs 3: two lr drops and an epoch after them)
 MIN_STUDY_EPOCHS = 4
+#: the hint of a too-small T
+MIN_EPOCHS_HINT = 'two lr drops and at least one epoch after them'
+#: the variants whose saturation the study judges (a T/2 run each)
+SATURATION_VARIANTS = SEEDED
 
 
 def config_dir() -> str:
@@ -84,9 +91,27 @@ class StudySettings:
         first_seed (int): the first seed. Default: 0.
         budget (float, optional): minutes; no run starts that is not
             expected to finish within them. Default: None (no limit).
-        reuse_only (bool): start no run: use only runs already finished.
+        reuse_only (bool): start no run: use only the ledger's records
+            (the study) or finished runs of the work dir (the demo).
         doc (str): the study's document (Markdown).
         command (str): the command line, quoted in the document.
+        ledger_dir (str, optional): the ledger's folder
+            (:class:`~mmipr.study.ledger.Ledger`); None: no ledger (the
+            demo: its runs are reused from the work dir only). Default:
+            the source tree's ``docs/study/runs``.
+        weights_dir (str): committed weights (:mod:`~mmipr.study.
+            committed_weights`): the pretrained backbone is taken from here
+            when its record's settings key matches. Default: the source
+            tree's ``weights``.
+        commit_weights (bool): write a (re)trained backbone to
+            ``weights_dir``. Default: False.
+        half_runs (bool): plan a run of T // 2 epochs (seed ``first_seed``)
+            of each :data:`SATURATION_VARIANTS`, for the saturation
+            criterion. Default: True.
+        variants (tuple, optional): train only these variants (names of
+            :data:`TABLE1`, :data:`FIG2D`, :data:`SCRATCH`). Default: all.
+        cfg_options (dict): overrides of every run's config (as
+            ``--cfg-options``; part of each run's settings key).
     """
 
     data_root: str = 'data/synthetic_coco_3k'
@@ -101,6 +126,12 @@ class StudySettings:
     reuse_only: bool = False
     doc: str = 'docs/reproduction.md'
     command: str = 'python tools/reproduce.py'
+    ledger_dir: str | None = osp.join(SOURCE_ROOT, LEDGER_DIR)
+    weights_dir: str = osp.join(SOURCE_ROOT, WEIGHTS_DIR)
+    commit_weights: bool = False
+    half_runs: bool = True
+    variants: tuple | None = None
+    cfg_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -111,25 +142,45 @@ class StudySettings:
             check_number(owner, name, getattr(self, name), integer=True,
                          low=0)
         check_number(owner, 'budget', self.budget, low=0, allow_none=True)
-        check_bool(owner, 'reuse_only', self.reuse_only)
+        for name in ('reuse_only', 'commit_weights', 'half_runs'):
+            check_bool(owner, name, getattr(self, name))
+        known = [n for n, _, _ in TABLE1 + FIG2D + (SCRATCH, )]
+        unknown = sorted(set(self.variants or ()) - set(known))
+        if unknown:
+            raise InvalidArgumentError(
+                f'{owner}: variants {unknown} are not variants of the study; '
+                f'choose among {known}')
 
 
 def _specs(variants, settings: StudySettings,
            weights: Callable[[int, bool], str], seeds,
-           pretrained: bool = True) -> list[RunSpec]:
-    return [RunSpec(name, synthetic_config(config), epochs=settings.epochs,
-                    seed=seed,
-                    cfg_options=synthetic_data_options(settings.data_root),
-                    load_from=weights(seed, pretrained))
-            for seed in seeds for name, config, _ in variants]
+           pretrained: bool = True, epochs: int | None = None
+           ) -> list[RunSpec]:
+    wanted = settings.variants
+    options = dict(synthetic_data_options(settings.data_root),
+                   **settings.cfg_options)
+    return [RunSpec(name, synthetic_config(config),
+                    epochs=epochs or settings.epochs, seed=seed,
+                    cfg_options=options,
+                    load_from=weights(seed, pretrained),
+                    study_epochs=settings.epochs)
+            for seed in seeds for name, config, _ in variants
+            if wanted is None or name in wanted]
+
+
+def half_epochs(epochs: int) -> int | None:
+    """T // 2, the length of a saturation pair's shorter run; None when it
+    is below 3 epochs (:func:`~mmipr.study.runs.lr_drops`)."""
+    return epochs // 2 if epochs // 2 >= 3 else None
 
 
 def study_plan(settings: StudySettings,
                weights: Callable[[int, bool], str],
                pretrained: bool) -> list[RunSpec]:
     """The study's runs in priority order: Table 1's three seeded variants,
-    the Fig. 2(d) sweep, the pretraining's control (with a pretrained
-    backbone only), then the prior sweep.
+    their T/2 runs (``half_runs``), the Fig. 2(d) sweep, the pretraining's
+    control (with a pretrained backbone only), then the prior sweep; only
+    ``settings.variants`` where given.
 
     Args:
         settings (StudySettings): the invocation.
@@ -144,6 +195,10 @@ def study_plan(settings: StudySettings,
     first = settings.first_seed
     seeds = range(first, first + settings.seeds)
     specs = _specs(TABLE1[:3], settings, weights, seeds)
+    half = half_epochs(settings.epochs)
+    if settings.half_runs and half is not None:
+        saturation = [v for v in TABLE1 if v[0] in SATURATION_VARIANTS]
+        specs += _specs(saturation, settings, weights, [first], epochs=half)
     specs += _specs(FIG2D, settings, weights, [first])
     if pretrained:
         specs += _specs([SCRATCH], settings, weights, [first],

@@ -27,10 +27,13 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from tqdm import tqdm
 
+from mmipr.checkpoint_loader import load_checkpoint_file
 from mmipr.datasets import transforms as _transforms
 from mmipr.utils.io import atomic_output, file_digest, read_json_or_none, write_json_atomic
 
 from .cache import cache_root, cache_setting, cached_file_ok, file_record
+from .committed_weights import record_path, save_weights, verify_weights
+from .ledger import source_commit
 from .progress import StudyProgressHook
 from .runs import _build_runner, settings_key
 from .workdir import StudyError, usable_folder, work_dir_lock
@@ -68,8 +71,10 @@ def pretraining_config(config: str, data_root: str, epochs: int,
 
 
 def pretraining_key(cfg: Config) -> str:
-    """What determines a pretraining: :func:`~mmipr.study.runs.settings_key`
-    (config text, data file contents, dataset marker, mmipr's version), the
+    """What determines a pretraining, the same in any clone:
+    :func:`~mmipr.study.runs.settings_key` (the config with data paths
+    relative to the dataset root, data file contents, dataset marker, the
+    study version), the
     code of its target transform (``mmipr/datasets/transforms.py``) and the
     torch and MMPose versions: the cache outlives the clone, so a changed
     transform or library must not reuse an old backbone."""
@@ -127,11 +132,41 @@ def read_epoch_log(path: str) -> list[dict]:
         'epochs', [])
 
 
+def committed_backbone(weights: str, key: str) -> dict | None:
+    """The record of the committed backbone ``weights`` if its settings key
+    is ``key`` (its file checked against the record: size and sha256), else
+    None (absent, or made with other settings: then it is retrained).
+
+    Raises:
+        WeightsMismatchError: the file does not match its record (restore it
+            with git, or retrain it with the record's command).
+    """
+    record = read_json_or_none(record_path(weights),
+                               'the committed backbone\'s record')
+    if record is None or not osp.exists(weights):
+        return None
+    if record.get('settings_key') != key:
+        print(f'{weights} was pretrained with settings key '
+              f'{record.get("settings_key")}, not {key}: not used')
+        return None
+    return verify_weights(weights)
+
+
 def pretrained_backbone(config: str, data_root: str, epochs: int,
                         seed: int = 0, cache_dir: str | None = None,
                         progress: tqdm | None = None,
-                        allow_training: bool = True) -> tuple[str, dict]:
-    """Backbone weights pretrained by ``config``, trained once and cached.
+                        allow_training: bool = True,
+                        weights_dir: str | None = None,
+                        commit_weights: bool = False,
+                        command: str = '') -> tuple[str, dict]:
+    """Backbone weights pretrained by ``config``: committed, cached, or
+    trained once.
+
+    Looked for first in ``weights_dir`` (``weights/<config name>.pth``, a
+    committed file whose record's settings key matches), then in the cache;
+    trained when neither matches, and then (``commit_weights``) written to
+    ``weights_dir`` with its record (:func:`~mmipr.study.committed_weights.
+    save_weights`: float16, sha256, the command, commit and seconds).
 
     Args:
         config (str): the pretraining config.
@@ -144,12 +179,18 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
         allow_training (bool): train when no cached weights match; if
             False, raise :class:`NotPretrainedError` (a
             ``FileNotFoundError``) instead. Default: True.
+        weights_dir (str, optional): the committed weights' folder.
+            Default: None (the cache only).
+        commit_weights (bool): write the backbone (trained, or found in the
+            cache) to ``weights_dir``. Default: False.
+        command (str): the command that trains it, for the committed record.
 
     Returns:
         tuple[str, dict]: the path of the backbone's ``state_dict`` (keys
         without the ``backbone.`` prefix), and its record: ``settings_key``,
         ``epochs``, ``train_seconds``, ``epoch_losses``, ``size`` and
-        ``sha256`` of the weights file, ``reused``.
+        ``sha256`` of the weights file, ``reused``, ``committed`` (whether
+        the path is the committed file).
 
     Raises:
         InvalidArgumentError: the cache folder (``MMIPR_CACHE``) is not a
@@ -157,10 +198,41 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
     """
     cfg = pretraining_config(config, data_root, epochs, seed)
     key = pretraining_key(cfg)
+    name = osp.splitext(osp.basename(config))[0]
+    committed_file = osp.join(weights_dir, f'{name}.pth') \
+        if weights_dir else None
+    if committed_file is not None:
+        record = committed_backbone(committed_file, key)
+        if record is not None:
+            return committed_file, dict(record, reused=True, committed=True)
+    weights, record = _cached_or_trained(cfg, config, data_root, epochs,
+                                         key, name, cache_dir, progress,
+                                         allow_training)
+    if commit_weights and committed_file is not None:
+        state = load_checkpoint_file(weights, map_location='cpu')
+        committed_record = save_weights(
+            committed_file, state['state_dict'],
+            dict(command=command, commit=source_commit(), settings_key=key,
+                 seconds=record['train_seconds'],
+                 final=dict(loss=record['epoch_losses'][-1]),
+                 config=record['config'], epochs=epochs,
+                 train_seconds=record['train_seconds'],
+                 epoch_losses=record['epoch_losses']),
+            meta=dict(config=record['config'], settings_key=key))
+        print(f'wrote {committed_file} (commit it with its record)')
+        return committed_file, dict(committed_record,
+                                    reused=record['reused'], committed=True)
+    return weights, dict(record, committed=False)
+
+
+def _cached_or_trained(cfg: Config, config: str, data_root: str,
+                       epochs: int, key: str, name: str,
+                       cache_dir: str | None, progress: tqdm | None,
+                       allow_training: bool) -> tuple[str, dict]:
+    """The cached backbone of ``key``, or a newly trained one (cached)."""
     setting = 'cache_dir' if cache_dir else cache_setting()
     folder = osp.join(usable_folder(cache_dir or cache_root(), setting),
                       'pretrain')
-    name = osp.splitext(osp.basename(config))[0]
     weights = osp.join(folder, f'{name}_{key}.pth')
     record_file = osp.join(folder, f'{name}_{key}.json')
     record = read_json_or_none(record_file, 'the pretraining record')
@@ -208,7 +280,6 @@ def _pretrain(cfg: Config, config: str, epochs: int,
               progress: tqdm | None) -> dict:
     """Train (or finish) the pretraining of ``cfg``; its last ``state_dict``.
     """
-    import torch
     log_file = osp.join(cfg.work_dir, 'epochs.json')
     runner = _build_runner(cfg)
     if progress is not None and progress.total is None:
@@ -224,5 +295,5 @@ def _pretrain(cfg: Config, config: str, epochs: int,
             f'the pretraining log {log_file} covers epochs '
             f'{[e["epoch"] for e in log]}, not 1-{epochs}: delete '
             f'{cfg.work_dir} to pretrain afresh')
-    return torch.load(osp.join(cfg.work_dir, f'epoch_{epochs}.pth'),
-                      map_location='cpu', weights_only=False)['state_dict']
+    return load_checkpoint_file(osp.join(cfg.work_dir, f'epoch_{epochs}.pth'),
+                                map_location='cpu')['state_dict']

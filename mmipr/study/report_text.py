@@ -5,19 +5,20 @@ from __future__ import annotations
 import os
 import os.path as osp
 
-from .claims import CONVERGENCE_MAX_SHARE, claims_table, convergence, spread
+from .claims import claims_table, saturation_rows, spread
 from .figures import plot_activation_sums, plot_curves, plot_difficulty_bars
+from .ledger import SATURATION_TOLERANCE
 from .plan import SEEDED, TABLE1, TABLE5_A1, StudySettings
 from .report import comparison_table, group_by_variant, split_counts_line
-from .runs import lr_drops
+from .runs import VALIDATIONS_PER_RUN, lr_drops, val_interval
 from .tables import (
     OWN_COLUMNS,
     TABLE1_COLUMNS,
     activation_table,
-    convergence_table,
     epe_table,
     gradient_ratio_table,
     rule_dependence,
+    saturation_table,
     scratch_section,
     sigma_fit_table,
     table5,
@@ -25,23 +26,29 @@ from .tables import (
 
 
 def write_study_document(settings: StudySettings, pretraining: dict | None,
-                         commit: str, results: list, skipped: list,
-                         minutes: float) -> None:
+                         commit: str, runs: list, skipped: dict,
+                         minutes: float, stale: dict | None = None) -> None:
     """Write the study's document (``settings.doc``) and its figures
-    (``figures/`` beside it) from the runs' results alone.
+    (``figures/`` beside it) from the ledger's records alone.
 
     Args:
         settings (StudySettings): the invocation.
         pretraining (dict, optional): the pretraining's record (None: no
             pretraining).
         commit (str): the commit the study ran at.
-        results (list[dict]): the runs' results, with their statistics
-            attached (:func:`~mmipr.study.derived.attach_statistics`).
-        skipped (list[str]): run ids left out.
+        runs (list[dict]): the records' results
+            (:func:`~mmipr.study.records.record_result`), runs of T // 2
+            epochs (the saturation pairs) included.
+        skipped (dict): run id -> why it was left out.
         minutes (float): this invocation's minutes.
+        stale (dict, optional): run id -> why its record was stale (it was
+            retrained, or is among ``skipped``).
     """
+    stale = stale or {}
     fig_dir = osp.join(osp.dirname(settings.doc), 'figures')
     os.makedirs(fig_dir, exist_ok=True)
+    results = [r for r in runs if r['epochs'] == settings.epochs]
+    halves = [r for r in runs if r['epochs'] != settings.epochs]
     by_name = group_by_variant(results)
     table1 = [r for n, _, _ in TABLE1 for r in by_name.get(n, [])]
     fig2d = [r for n in ('detection_sigma0.5', 'detection_sigma1',
@@ -59,26 +66,31 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
     noise = spread(by_name)
     rel = lambda p: osp.relpath(p, osp.dirname(settings.doc))  # noqa: E731
     command = settings.command
-    reused = [r for r in results if r.get('reused', False)]
-    run_minutes = sum(r['wall_seconds'] for r in results) / 60
-    train_minutes = sum(r['train_seconds'] for r in results) / 60
+    reused = [r for r in runs if r.get('reused', False)]
+    run_minutes = sum(r['wall_seconds'] for r in runs) / 60
+    train_minutes = sum(r['train_seconds'] for r in runs) / 60
     reuse_note = (
-        f' It reused {len(reused)} of its {len(results)} runs, finished by '
-        'an earlier invocation with identical settings (config, data file '
-        'contents, starting weights, mmipr version).'
-        if reused else f' It trained {len(results)} runs.')
-    converged = [r for r in results if convergence(r)['met']]
+        f' It reused {len(reused)} of its {len(runs)} runs from the ledger '
+        '(records whose settings key matches: config, data file contents, '
+        'starting weights, study version), trained '
+        f'{len(runs) - len(reused)}.'
+        if reused else f' It trained {len(runs)} runs.')
+    saturation = saturation_rows(by_name, halves, noise)
+    judged = [r for r in saturation if r['saturated'] is not None]
     table5_text, n_loc, n_disp = table5(table1_by_name)
     lines = [
         '# Reproduction on the synthetic dataset',
         '',
-        f'Produced by `{command}` at commit {commit} on a 2-core CPU '
-        f'machine; this invocation took {minutes:.0f} minutes.{reuse_note} '
-        f'The runs took {run_minutes:.0f} minutes (training, per-epoch '
-        f'validation; {train_minutes:.0f} minutes in training iterations), '
-        'plus the heatmap statistics. Every number below is read from those '
-        f'runs (`{settings.work_dir}/*/result.json`, `heatmap_stats.json`, '
-        '`instance_stats.json`).',
+        f'Produced by `{command}` at commit {commit}; this invocation took '
+        f'{minutes:.0f} minutes.{reuse_note} '
+        f'The runs took {run_minutes:.0f} minutes (training and validation; '
+        f'{train_minutes:.0f} minutes in training iterations) on the '
+        'machines their records name, plus the heatmap statistics. Every '
+        'number below is read from the ledger, one record per run '
+        f'(`{settings.ledger_dir}/<run_id>.json`, each with its commit, '
+        'settings key and machine).',
+        '',
+        stale_text(stale, skipped),
         '',
         '## Setup',
         '',
@@ -90,12 +102,14 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         'paper\'s 64x48 heatmaps, so every sigma (0.5-4), window (A(s); '
         's = 4 and 8 for chi-square) and grid is the paper\'s own number.',
         f'- One recipe for every variant: {settings.epochs} epochs, batch 32, '
-        f'Adam {optimizer_lr(results):g} (fused), lr x0.1 after epochs '
-        f'{" and ".join(map(str, lr_drops(settings.epochs)))} (MMPose\'s '
-        'two drops, as at 170 and 200 of 210 epochs, placed so that the '
-        'convergence criterion\'s last quarter follows the second), '
-        'bfloat16 autocast, channels-last, images decoded once in the main '
-        'process.',
+        f'Adam {runs[0]["lr"]:g} (fused), a linear warm-up, lr x0.1 after '
+        f'epochs {" and ".join(map(str, lr_drops(settings.epochs)))} '
+        '(MMPose\'s schedule shape: 170/210 and 200/210 of training, '
+        'rounded to whole epochs, the second at most T - 1, the first '
+        'before it; `mmipr.study.runs.lr_drops`), validation every '
+        f'{val_interval(settings.epochs)} epochs and after the last (about '
+        f'{VALIDATIONS_PER_RUN} points per curve), bfloat16 autocast, '
+        'channels-last, images decoded once in the main process.',
         starting_weights_line(pretraining),
         '- Fairness conventions: detection targets are Gaussians centred on '
         'the exact sub-pixel keypoint (`unbiased=True`, hence DARK '
@@ -103,7 +117,7 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         'prior are averaged over the same visible joints; the prior weight '
         'is 1:1 with the L1 at initialisation (`KLPriorLoss`, 0.0525).',
         '- Evaluation: DifficultySplitCocoMetric on the dataset\'s detected '
-        'boxes, every epoch. **Table-1 AP uses one scoring rule for every '
+        'boxes, at the validated epochs. **Table-1 AP uses one scoring rule for every '
         'head: an instance is ranked by its box score** (MMPose\'s '
         '`score_mode=\'bbox\'`), so AP measures localisation alone; a '
         'second table gives AP under each head\'s own keypoint scores '
@@ -116,22 +130,19 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         f'{noise:.3f}; each claim\'s tolerance is that spread for its own '
         'metric, and a difference within it is called a tie.',
         '',
-        '## Convergence',
+        '## Saturation: trained to capacity?',
         '',
-        'Criterion: with T epochs and q = round(T/4), the val AP gained over '
-        'the last q epochs (all after the last lr drop) is at most '
-        f'{CONVERGENCE_MAX_SHARE:.0%} of the AP gained over the whole run '
-        f'(from 0). {len(converged)} of {len(results)} runs meet it'
-        + ('.' if len(converged) == len(results) else
-           '; the others are still improving at the end, and their numbers '
-           'describe models short of convergence.'),
+        'Criterion: a variant is trained to capacity at T epochs when its '
+        'AP at T exceeds its AP at T/2 (the same schedule shape, the same '
+        f'seed) by at most {SATURATION_TOLERANCE:.0%} relative, or by less '
+        'than the seed spread. Both runs end with the same lr drops, so a '
+        'run that is still learning gains from the doubled length. '
+        f'{sum(bool(r["saturated"]) for r in judged)} of {len(judged)} '
+        'judged variants saturated'
+        + ('.' if len(judged) == len(saturation) else
+           '; a variant without a T/2 run is not judged.'),
         '',
-        convergence_table(results),
-        '',
-        'The last column is how fast AP still rose before the first lr '
-        'drop: where it is large, the schedule ended the rise, so a met '
-        'criterion says that training stopped improving under this recipe, '
-        'not that a longer one would not do better.',
+        saturation_table(saturation),
         '',
         scratch_section(by_name) if pretraining else
         'No pretraining (`--pretrain-epochs 0`): every run starts from '
@@ -218,10 +229,8 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         'absolute AP is not comparable with the paper\'s.',
     ]
     if skipped:
-        why = ('not finished by an earlier invocation (--reuse-only: an '
-               'invocation stopped by its --budget, or cut short)'
-               if settings.reuse_only else 'not run within the budget')
-        lines += ['', f'Left out, {why}: {", ".join(skipped)}.']
+        lines += ['', 'Left out:', '']
+        lines += [f'- `{run_id}`: {why}' for run_id, why in skipped.items()]
     with open(settings.doc, 'w') as f:
         f.write('\n'.join(lines) + '\n')
 
@@ -252,15 +261,19 @@ def starting_weights_line(record: dict | None) -> str:
         f'{record["train_seconds"] / 60:.1f} min of training iterations, '
         f'loss {losses[0]:.3f} in its first epoch and {losses[-1]:.3f} in '
         f'its last; settings key {record["settings_key"]}'
-        + (', reused from the cache' if record['reused'] else '')
+        + (', the committed `weights/` file' if record.get('committed')
+           else ', reused from the cache' if record['reused'] else '')
         + '). Only its backbone is kept; the heads start seeded. Then '
         + common)
 
 
-def optimizer_lr(results: list) -> float:
-    """The learning rate the runs trained with (from their dumped config)."""
-    from mmengine.config import Config
-    first = results[0]
-    return Config.fromfile(osp.join(first['work_dir'], osp.basename(
-        first['config']))).optim_wrapper.optimizer.lr
-
+def stale_text(stale: dict, skipped: dict) -> str:
+    """The stale records, named: retrained, or left out (never mixed in)."""
+    if not stale:
+        return 'No ledger record was stale.'
+    lines = ['Stale ledger records (their settings key no longer matches; '
+             'never mixed in):']
+    lines += [f'- `{run_id}`: {why}; '
+              + ('left out' if run_id in skipped else 'retrained')
+              for run_id, why in stale.items()]
+    return '\n'.join(lines)

@@ -17,23 +17,24 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import hashlib
 import os
 import os.path as osp
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from typing import Sequence
 
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 from tqdm import tqdm
 
 from mmipr.datasets import DETECTION_FILE, MARKER_FILE
 from mmipr.engine.preflight import check_data_paths
-from mmipr.utils.io import file_digest, read_json_or_none, write_json_atomic
-from mmipr.version import __version__
+from mmipr.utils.io import read_json_or_none, write_json_atomic
 
+from .ledger import ledger_key, run_id
 from .progress import StudyProgressHook
 
 #: a finished run's record, in its folder
@@ -55,6 +56,9 @@ class RunSpec:
         load_from (str, optional): starting weights (``load_from``), e.g.
             :func:`initial_weights`, so that every variant of a seed starts
             from the same network. Default: None (the config's own init).
+        study_epochs (int, optional): the study's T; a run of another length
+            has ``_T<epochs>`` in its id (:func:`~mmipr.study.ledger.run_id`).
+            Default: None (the run is at the study's length).
     """
 
     name: str
@@ -63,10 +67,12 @@ class RunSpec:
     seed: int = 0
     cfg_options: dict = field(default_factory=dict)
     load_from: str | None = None
+    study_epochs: int | None = None
 
     @property
     def run_id(self) -> str:
-        return f'{self.name}_seed{self.seed}'
+        return run_id(self.name, self.seed, self.epochs,
+                      study_epochs=self.study_epochs or self.epochs)
 
 
 def synthetic_data_options(data_root: str, gt_boxes: bool = False) -> dict:
@@ -106,25 +112,51 @@ SCORE_RULES = {
 }
 
 
+#: MMPose's schedule shape: lr x0.1 after these fractions of training
+#: (epochs 170 and 200 of 210), after a linear warm-up
+LR_DROP_FRACTIONS = (170 / 210, 200 / 210)
+#: validated epochs per run (and the last), enough points for Fig. 4(b)
+VALIDATIONS_PER_RUN = 10
+
+
 def lr_drops(epochs: int) -> list[int]:
-    """The epochs after which the study's lr is x0.1: MMPose's recipe shape
-    (two drops, as at epochs 170 and 200 of 210), placed so that the last
-    quarter of training (the convergence criterion's q = round(T / 4)
-    epochs) lies after the second drop, and the first drop q epochs earlier.
+    """The epochs after which a study run's lr is x0.1: MMPose's schedule
+    shape, 170/210 and 200/210 of training.
+
+    Rounding: each fraction of ``epochs`` is rounded to the nearest whole
+    epoch (Python's ``round``), then the second drop is moved to at most
+    ``epochs - 1`` (at least one epoch at the lowest lr) and the first to at
+    most one epoch before the second; so at least 3 epochs are needed.
 
     Examples:
-        >>> lr_drops(10), lr_drops(9), lr_drops(4)
-        ([6, 8], [5, 7], [2, 3])
+        >>> lr_drops(210), lr_drops(30), lr_drops(10), lr_drops(3)
+        ([170, 200], [24, 29], [8, 9], [1, 2])
     """
-    quarter = max(1, round(epochs / 4))
-    last = max(1, epochs - quarter)
-    return sorted({max(1, last - quarter), last})
+    if epochs < 3:
+        raise ValueError(f'epochs={epochs}: a study run needs at least 3 '
+                         'epochs (two lr drops and an epoch after them)')
+    first, second = (round(f * epochs) for f in LR_DROP_FRACTIONS)
+    second = min(second, epochs - 1)
+    return [min(first, second - 1), second]
 
 
-def last_lr_drop(epochs: int) -> int:
-    """The epoch after which the study's last lr drop happens
-    (:func:`lr_drops`)."""
-    return lr_drops(epochs)[-1]
+def val_interval(epochs: int) -> int:
+    """Validate every ``val_interval(epochs)`` epochs (and after the last):
+    about :data:`VALIDATIONS_PER_RUN` validations per run, each epoch's for
+    runs of fewer epochs.
+
+    Examples:
+        >>> val_interval(10), val_interval(30), val_interval(25)
+        (1, 3, 2)
+    """
+    return max(1, epochs // VALIDATIONS_PER_RUN)
+
+
+def validated_epochs(epochs: int) -> list[int]:
+    """The epochs a run of ``epochs`` validates after (MMEngine validates
+    every :func:`val_interval` epochs and after the last)."""
+    every = val_interval(epochs)
+    return [e for e in range(1, epochs + 1) if e % every == 0 or e == epochs]
 
 
 def build_config(spec: RunSpec, work_dir: str) -> Config:
@@ -134,7 +166,7 @@ def build_config(spec: RunSpec, work_dir: str) -> Config:
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=spec.seed)
     cfg.train_cfg.max_epochs = spec.epochs
-    cfg.train_cfg.val_interval = 1
+    cfg.train_cfg.val_interval = val_interval(spec.epochs)
     for scheduler in cfg.param_scheduler:
         if scheduler.type == 'MultiStepLR':
             scheduler.end = spec.epochs
@@ -167,42 +199,44 @@ def _build_runner(cfg: Config) -> Runner:
 
 
 def data_files(cfg: Config) -> list[str]:
-    """Every file a run of ``cfg`` reads besides its images: the train, val
-    and test annotation files, detection files, the evaluators' annotation
-    files and the starting weights (``load_from``)."""
+    """Every file a run of ``cfg`` reads besides its images and starting
+    weights: the train, val and test annotation files, detection files and
+    the evaluators' annotation files, and for a synthetic dataset its
+    generation marker (which covers the images: they are drawn from the
+    recorded settings)."""
     from mmipr.datasets.data_files import IMAGE_DIR, config_data_files
     files = [f.path for f in config_data_files(cfg) if f.kind != IMAGE_DIR]
-    if cfg.get('load_from'):
-        files.append(cfg.load_from)
+    files += [osp.join(r, MARKER_FILE) for r in data_roots(cfg)
+              if osp.exists(osp.join(r, MARKER_FILE))]
     return sorted(set(osp.normpath(f) for f in files))
 
 
-def settings_key(cfg: Config) -> str:
-    """Hash of everything that determines a run's result.
+def data_roots(cfg: Config) -> list[str]:
+    """The train and val dataset roots of ``cfg`` (sorted, no empties)."""
+    return sorted({(cfg.get(f'{p}_dataloader') or {}).get('dataset', {}).get(
+        'data_root') or '' for p in ('train', 'val')} - {''})
 
-    The config's text, mmipr's version and the contents of every file of
-    :func:`data_files`; for a synthetic dataset, also its generation marker
-    (which covers the images: they are drawn from the recorded settings).
+
+def settings_key(cfg: Config) -> str:
+    """Hash of everything that determines a run's result, the same on any
+    machine and in any clone (:func:`~mmipr.study.ledger.ledger_key`).
+
+    The config after inheritance (data paths relative to the dataset root,
+    ``work_dir`` left out), the contents of every file of :func:`data_files`,
+    the tensors of the starting weights (``load_from``) and the study's
+    version (:data:`~mmipr.study.ledger.STUDY_VERSION`).
     """
-    digest = hashlib.sha256(cfg.pretty_text.encode())
-    digest.update(__version__.encode())
-    paths = data_files(cfg)
-    roots = {(cfg.get(f'{p}_dataloader') or {}).get('dataset', {}).get(
-        'data_root') or '' for p in ('train', 'val')}
-    paths += [osp.join(r, MARKER_FILE) for r in sorted(roots)
-              if osp.exists(osp.join(r, MARKER_FILE))]
-    for path in paths:
-        digest.update(path.encode())
-        digest.update(file_digest(path).encode())
-    return digest.hexdigest()[:16]
+    roots = data_roots(cfg)
+    return ledger_key(cfg.to_dict(), roots[0] if roots else '',
+                      data_files(cfg))
 
 
 def iterations_per_run(cfg: Config) -> int:
     """Training + validation iterations of one run of ``cfg`` (for the bar)."""
     runner = _build_runner(cfg)
-    per_epoch = len(runner.train_loop.dataloader) + len(
-        runner.val_loop.dataloader)
-    return per_epoch * cfg.train_cfg.max_epochs
+    epochs = cfg.train_cfg.max_epochs
+    return (len(runner.train_loop.dataloader) * epochs
+            + len(runner.val_loop.dataloader) * len(validated_epochs(epochs)))
 
 
 @dataclass
@@ -301,7 +335,8 @@ def runtime_config(cfg: Config, resume_from: str | None) -> Config:
     return cfg
 
 
-def run(spec: RunSpec, work_root: str, progress: tqdm | None = None) -> dict:
+def run(spec: RunSpec, work_root: str, progress: tqdm | None = None,
+        hooks: Sequence[Hook] = ()) -> dict:
     """Train and evaluate one variant, or reuse its finished result.
 
     A checkpoint is saved after every epoch (only the last is kept), and a
@@ -313,11 +348,14 @@ def run(spec: RunSpec, work_root: str, progress: tqdm | None = None) -> dict:
         work_root (str): runs are written to ``work_root/<run_id>``.
         progress (tqdm, optional): a bar to advance (by the run's iteration
             count when the run is reused).
+        hooks (Sequence[Hook]): further hooks of a trained run (e.g. a
+            profile, :mod:`mmipr.study.benchmark`). Default: none.
 
     Returns:
         dict: ``name``, ``seed``, ``config``, ``work_dir``, ``checkpoint``,
-        ``train_seconds``, ``wall_seconds``, ``epoch_losses``,
-        ``val_metrics`` (per epoch), ``metrics`` (the last epoch's),
+        ``train_seconds``, ``wall_seconds``, ``epoch_losses``, ``lr``,
+        ``lr_drop_epochs``, ``val_interval``, ``val_metrics`` (per
+        validated epoch, with its ``epoch``), ``metrics`` (the last's),
         ``resumed_after`` (the epochs after which a killed run was resumed)
         and, for a reused run, ``reused``.
     """
@@ -336,6 +374,8 @@ def run(spec: RunSpec, work_root: str, progress: tqdm | None = None) -> dict:
     runner = _build_runner(cfg)
     hook = StudyProgressHook(progress, label=spec.run_id)
     runner.register_hook(hook)
+    for extra in hooks:
+        runner.register_hook(extra)
     tic = time.perf_counter()
     # COCOeval prints its summaries; keep them in the run's dir, off the bar.
     with open(osp.join(work_dir, 'stdout.log'), 'a') as log, \
@@ -347,14 +387,16 @@ def run(spec: RunSpec, work_root: str, progress: tqdm | None = None) -> dict:
         work_dir=work_dir,
         checkpoint=osp.join(work_dir, f'epoch_{spec.epochs}.pth'),
         settings_key=key,
-        iterations=(len(runner.train_loop.dataloader) +
-                    len(runner.val_loop.dataloader)) * spec.epochs,
+        iterations=(len(runner.train_loop.dataloader) * spec.epochs
+                    + len(runner.val_loop.dataloader)
+                    * len(validated_epochs(spec.epochs))),
         wall_seconds=hook.wall_seconds_before + time.perf_counter() - tic,
         train_seconds=hook.train_seconds,
         epoch_losses=hook.epoch_losses,
         grad_ratios=hook.grad_ratios,
-        lr_drop_epoch=last_lr_drop(spec.epochs),
+        lr=cfg.optim_wrapper.optimizer.lr,
         lr_drop_epochs=lr_drops(spec.epochs),
+        val_interval=val_interval(spec.epochs),
         val_metrics=hook.val_metrics,
         metrics=hook.val_metrics[-1] if hook.val_metrics else {},
         resumed_after=hook.resumed_after)

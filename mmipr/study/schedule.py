@@ -35,7 +35,8 @@ class Schedule:
 def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
                budget: float | None = None, started: float | None = None,
                reuse_only: bool = False,
-               after_run: Callable[[dict], None] | None = None) -> Schedule:
+               after_run: Callable[[dict], None] | None = None,
+               longest_minutes: float = 0.0) -> Schedule:
     """Reuse or train ``specs`` in order.
 
     Args:
@@ -50,23 +51,26 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
         reuse_only (bool): start no run; use finished ones only.
         after_run (callable, optional): called with each result, right away
             (a study cut short keeps what it derived from finished runs).
+        longest_minutes (float): the longest run known from elsewhere (the
+            ledger's records), part of the estimate. Default: 0.
 
     Returns:
         Schedule: the results and the runs left out, with the reasons.
     """
     started = time.perf_counter() if started is None else started
     with tempfile.TemporaryDirectory() as probe_dir:
-        per_run = iterations_per_run(build_config(specs[0], probe_dir))
+        per_epoch = iterations_per_run(build_config(specs[0], probe_dir)) \
+            / specs[0].epochs
     schedule = Schedule()
-    with tqdm(total=per_run * len(specs), desc=desc, unit='it',
+    with tqdm(total=round(per_epoch * sum(s.epochs for s in specs)),
+              desc=desc, unit='it',
               dynamic_ncols=True) as progress:
         finished = {s.run_id: find_finished(s, work_root) for s in specs}
         # The estimate of a run's minutes: the longest run so far, reused
         # ones included (their recorded wall time).
-        longest = max([f.result['wall_seconds'] / 60
+        longest = max([longest_minutes] + [f.result['wall_seconds'] / 60
                        for f in finished.values()
-                       if f.result and 'wall_seconds' in f.result],
-                      default=0.0)
+                       if f.result and 'wall_seconds' in f.result])
         for spec in specs:
             match = finished[spec.run_id]
             spent = (time.perf_counter() - started) / 60
@@ -80,7 +84,7 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
                        f'run took {longest:.1f})')
             if why is not None:
                 schedule.skipped[spec.run_id] = why
-                progress.update(per_run)
+                progress.update(round(per_epoch * spec.epochs))
                 continue
             tic = time.perf_counter()
             result = run(spec, work_root, progress)

@@ -2,8 +2,10 @@
 neutral backbone pretraining and the initial weights of each seed.
 
 :func:`prepare` generates the dataset if absent
-(:func:`~mmipr.datasets.ensure_synthetic_coco`), pretrains the backbone
-once (:func:`~mmipr.study.pretrain.pretrained_backbone`, cached) and returns
+(:func:`~mmipr.datasets.ensure_synthetic_coco`), takes the pretrained
+backbone from ``weights/`` when its committed record's settings key matches,
+else from the cache, else pretrains it once
+(:func:`~mmipr.study.pretrain.pretrained_backbone`) and returns
 a :class:`Start` whose :meth:`Start.weights` gives every run of a seed the
 same initial network (:func:`initial_weights`).
 """
@@ -116,8 +118,9 @@ def prepare(settings: StudySettings, show_progress: bool = False) -> Start:
 
     Args:
         settings (StudySettings): the invocation (``data_root``,
-            ``num_train``, ``num_val``, ``pretrain_epochs``, ``work_dir``;
-            with ``reuse_only`` no pretraining is started).
+            ``num_train``, ``num_val``, ``pretrain_epochs``, ``work_dir``,
+            ``weights_dir``, ``commit_weights``; with ``reuse_only`` no
+            pretraining is started).
         show_progress (bool): show a progress bar for the pretraining.
 
     Returns:
@@ -137,6 +140,9 @@ def prepare(settings: StudySettings, show_progress: bool = False) -> Start:
             backbone, pretraining = pretrained_backbone(
                 synthetic_config(PRETRAIN_CONFIG), settings.data_root,
                 settings.pretrain_epochs, progress=progress,
-                allow_training=not settings.reuse_only)
+                allow_training=not settings.reuse_only,
+                weights_dir=settings.weights_dir,
+                commit_weights=settings.commit_weights,
+                command=settings.command)
     return Start(dataset, backbone, pretraining,
                  osp.join(settings.work_dir, 'init'))

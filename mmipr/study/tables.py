@@ -2,7 +2,7 @@
 
 Table 1's columns (:data:`TABLE1_COLUMNS`, :data:`OWN_COLUMNS`) go through
 :func:`~mmipr.study.report.comparison_table`; the others are built here:
-the convergence criterion of every run, the pretraining's control, A(s)
+the saturation criterion per variant, the pretraining's control, A(s)
 (Fig. 2b), the chi-square fits (Fig. 2c), the gradient ratio (Table IV b),
 Table V and E_de/E_re (App. A.2).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .claims import claim_rows, convergence, spread
+from .claims import claim_rows, spread
 from .plan import SCRATCH, TABLE5_A1
 from .report import summarize
 
@@ -31,26 +31,22 @@ OWN_COLUMNS = (
 )
 
 
-def convergence_table(results: list) -> str:
-    """Each run's criterion, and the share of the gain made in the q epochs
-    before the first lr drop (how fast AP still rose when the lr was cut)."""
-    lines = ['| run | epochs | lr x0.1 after epochs | AP at T-q | AP at T '
-             '| share of the gain in the last q epochs | criterion '
-             '| share of the gain in the q epochs before the first drop |',
-             '|' + ' --- |' * 8]
-    for r in results:
-        c = convergence(r)
-        q = c['quarter']
-        aps = [m.get('coco/AP', np.nan) for m in r['val_metrics']]
-        before = aps[-1 - q] if len(aps) > q else np.nan
-        drops = r.get('lr_drop_epochs') or [r.get('lr_drop_epoch') or 0]
-        drop = drops[0]
-        pre = ((aps[drop - 1] - (aps[drop - 1 - q] if drop > q else 0.0))
-               / aps[-1] if 0 < drop <= len(aps) and aps[-1] > 0 else np.nan)
+def saturation_table(rows: list[dict]) -> str:
+    """The saturation criterion per variant (:func:`~mmipr.study.claims.
+    saturation_rows`): AP at T/2 and at T, the gain, and the verdict."""
+    lines = ['| variant | seed | AP at T/2 | AP at T | gain | relative '
+             '| saturated | why |', '|' + ' --- |' * 8]
+    for r in rows:
+        half = (f"{r['ap_half']:.3f} (T={r['half_epochs']})"
+                if r['half_epochs'] else '-')
+        judged = r['saturated'] is not None
         lines.append(
-            f"| {r['run_id']} | {len(aps)} | {', '.join(map(str, drops))} "
-            f"| {before:.3f} | {aps[-1]:.3f} | {c['share']:.1%} | "
-            f"{'met' if c['met'] else '**not met**'} | {pre:.1%} |")
+            f"| {r['variant']} | {r['seed']} | {half} | "
+            f"{r['ap_full']:.3f} (T={r['epochs']}) | "
+            + (f"{r['gain']:+.3f} | {r['relative']:+.1%} | "
+               f"{'yes' if r['saturated'] else '**no**'}"
+               if judged else '- | - | not judged')
+            + f" | {r['why']} |")
     return '\n'.join(lines)
 
 
@@ -183,16 +179,15 @@ def scratch_section(by_name: dict) -> str:
     curves = {name: [m.get('coco/AP', np.nan) for m in r['val_metrics']]
               for name, r in (('pretrained backbone', pretrained[0]),
                               ('from scratch', scratch[0]))}
-    epochs = max(len(c) for c in curves.values())
+    epochs = [m['epoch'] for m in pretrained[0]['val_metrics']]
     lines = [
         'What the pretraining is worth: `detection_seed0` against '
         '`detection_scratch_seed0` (the same seed, head weights and recipe; '
         'only the backbone\'s starting weights differ). Val AP (shared rule) '
-        'per epoch:',
+        'per validated epoch:',
         '',
-        '| start | ' + ' | '.join(f'epoch {e + 1}' for e in range(epochs))
-        + ' |',
-        '|' + ' --- |' * (epochs + 1)]
+        '| start | ' + ' | '.join(f'epoch {e}' for e in epochs) + ' |',
+        '|' + ' --- |' * (len(epochs) + 1)]
     for name, curve in curves.items():
         lines.append(f'| {name} | ' + ' | '.join(f'{v:.3f}' for v in curve)
                      + ' |')
