@@ -208,13 +208,12 @@ def test_detection_checkpoint_fits_an_integral_model(detection_checkpoint):
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
 def test_amp_on_cpu_is_refused_before_training(tmp_path, monkeypatch):
     cfg = config_for(make_data_root(tmp_path))
-    check_amp_device(cfg)  # the config's bfloat16 CPU wrapper: fine
+    check_amp_device(cfg)  # the config's float32 OptimWrapper: fine
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     with pytest.raises(RuntimeError, match='--amp'):
         check_amp_device(cfg)
     # and tools/train.py runs the check (after the data checks)
-    # MMPose's --amp swaps a plain OptimWrapper for AmpOptimWrapper (it
-    # refuses the synthetic configs' CPUAmpOptimWrapper before anything)
+    # MMPose's --amp swaps a plain OptimWrapper for AmpOptimWrapper
     float32 = tmp_path / 'integral_fp32.py'
     float32.write_text(f"_base_ = [{INTEGRAL!r}]\n"
                        "optim_wrapper = dict(type='OptimWrapper')\n")

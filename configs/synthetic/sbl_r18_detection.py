@@ -16,9 +16,12 @@
 #   milder augmentation than MMPose's
 #   (rotation +-30 degrees, scale 0.75-1.25, no half-body crops), the same for
 #   every variant;
-# - the CPU measures of learnability_r18_detection.py: bfloat16 autocast
-#   (CPUAmpOptimWrapper), channels-last weights, images decoded once and
-#   loaded in the main process, glibc's allocator kept from unmapping;
+# - float32 (MMEngine's OptimWrapper), so that a run's numbers do not depend
+#   on which processor a session gets: bfloat16 autocast (CPUAmpOptimWrapper)
+#   pays only on CPUs with bfloat16 units and was 12x slower than float32 on
+#   an AVX2-only one (mmipr/engine/cpu_amp.py); the other CPU measures of
+#   learnability_r18_detection.py: channels-last weights, images decoded once
+#   and loaded in the main process, glibc's allocator kept from unmapping;
 # - the COCO config's kill-safe checkpoints (AtomicCheckpointHook,
 #   ResumeValidationHook).
 _base_ = ['../sbl_r50_detection.py']
@@ -31,7 +34,7 @@ codec = dict(
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 optim_wrapper = dict(
-    type='CPUAmpOptimWrapper', optimizer=dict(type='Adam', lr=2e-3, fused=True))
+    type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-3, fused=True))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=100, start_factor=0.001,
          by_epoch=False),
