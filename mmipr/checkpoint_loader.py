@@ -103,7 +103,10 @@ def allowed_globals() -> List[Any]:
         dtypes and scalars, ``HistoryBuffer``, and ``builtins.getattr``
         restricted to :data:`ALLOWED_ATTRIBUTES`.
     """
-    return [*_numpy_globals(), HistoryBuffer,
+    # ``bytes``: pickle protocol 2 (torch.save's) writes an empty bytes
+    # object as ``bytes()`` (a hand dataset's checkpoint held one); non-empty
+    # ones go through ``_codecs.encode``, which PyTorch already admits.
+    return [*_numpy_globals(), HistoryBuffer, bytes,
             (_allowed_getattr, 'builtins.getattr')]
 
 

@@ -359,3 +359,14 @@ def test_test_tool_refuses_a_payload_checkpoint_in_words(
     assert message.startswith('test.py: error: Refused to load the '
                               f'checkpoint {path}')
     assert 'posix.system' in message and TRUSTED_ENV in message
+
+
+def test_empty_bytes_in_a_checkpoint_load(tmp_path):
+    """Pickle protocol 2 (torch.save's) writes ``b''`` as the global
+    ``bytes()``: a one-epoch OneHand10K checkpoint held one and was refused
+    (tests/test_e2e_families.py); ``bytes`` builds data only."""
+    path = str(tmp_path / 'hand.pth')
+    torch.save(dict(meta=dict(empty=b'', data=b'\x00x'),
+                    state_dict=dict(w=torch.ones(2))), path)
+    loaded = load_checkpoint_file(path)
+    assert loaded['meta'] == dict(empty=b'', data=b'\x00x')
