@@ -47,6 +47,8 @@ def test_bad_settings_are_clear_errors():
         StartsSettings(pretrain_seed=0)
     with pytest.raises(InvalidArgumentError, match='finetune_epochs'):
         StartsSettings(finetune_epochs=0)
+    with pytest.raises(InvalidArgumentError, match='finetune_epochs.*lr drops'):
+        StartsSettings(finetune_epochs=2)  # lr_drops needs 3
 
 
 @pytest.mark.slow
@@ -55,7 +57,7 @@ def test_the_cli_compares_tiny_starts_and_reuses_them(tmp_path):
             '--num-train', '8', '--num-val', '4', '--pretrain-root',
             str(tmp_path / 'pre'), '--pretrain-images', '16',
             '--pretrain-epochs', '1', '--long-epochs', '2',
-            '--finetune-epochs', '1', '--work-dir', str(tmp_path / 'work'),
+            '--finetune-epochs', '3', '--work-dir', str(tmp_path / 'work'),
             '--cache-dir', str(tmp_path / 'cache'), '--doc',
             str(tmp_path / 'starts.md'), '--starts', 'scratch',
             'silhouette_more', 'parts']

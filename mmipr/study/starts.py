@@ -104,9 +104,13 @@ class StartsSettings:
     def __post_init__(self) -> None:
         owner = type(self).__name__
         for name in ('num_train', 'num_val', 'pretrain_images',
-                     'pretrain_epochs', 'long_epochs', 'finetune_epochs'):
+                     'pretrain_epochs', 'long_epochs'):
             check_number(owner, name, getattr(self, name), integer=True,
                          low=1)
+        check_number(owner, 'finetune_epochs', self.finetune_epochs,
+                     integer=True, low=3,
+                     hint="the study's schedule shape needs two lr drops "
+                     'and an epoch after them (mmipr.study.runs.lr_drops)')
         for name in ('pretrain_seed', 'seed'):
             check_number(owner, name, getattr(self, name), integer=True,
                          low=0)
