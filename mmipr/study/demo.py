@@ -53,8 +53,8 @@ def print_comparison(results: list[dict]) -> None:
         print(f"  {row['variant']}_seed{row['seed']}: {row['why']} "
               f"(AP {row['ap_full']:.3f} at T={row['epochs']})")
     print('  The demo trains for minutes: it compares early training, not '
-          'trained models. docs/reproduction.md has the study, with a T/2 '
-          'run of each main variant.')
+          'trained models. The study (tools/reproduce.py) trains a T/2 run '
+          'of each main variant to judge saturation.')
 
 
 def run_demo(settings: StudySettings) -> list[dict]:
