@@ -6,21 +6,39 @@ import sys
 import pytest
 from conftest import REPO
 
-from mmipr.study.starts import STARTS, StartsSettings, pretraining_of, write_starts_document
+from mmipr.study.plan import PRETRAIN_CONFIG
+from mmipr.study.starts import (
+    START_CONFIGS,
+    STARTS,
+    StartsSettings,
+    pretraining_of,
+    write_starts_document,
+)
 from mmipr.utils.validation import InvalidArgumentError
 
 CLI = osp.join(REPO, 'tools', 'analysis', 'compare_starts.py')
 
 
-def test_the_committed_document_is_the_default_measurements_method(
+def test_the_committed_document_is_the_commands_and_names_the_studys_start(
         tmp_path):
-    # docs/starts.md holds the method and the command of the defaults until
-    # the measurement replaces it; the defaults are the measurement.
-    text = write_starts_document(
+    # docs/starts.md is the command's method text and table; the study
+    # starts from the start that led its table
+    method = write_starts_document(
         StartsSettings(doc=str(tmp_path / 'starts.md')), None)
+    method = method[:method.index('Not measured yet')]
     with open(osp.join(REPO, 'docs', 'starts.md')) as f:
-        assert f.read() == text
-    assert 'python tools/analysis/compare_starts.py\n' in text
+        committed = f.read()
+    assert 'python tools/analysis/compare_starts.py\n' in method
+    assert committed.startswith(method)
+    table = [line for line in committed[len(method):].splitlines()
+             if line.startswith('| ')]
+    header = [c.strip() for c in table[0].strip('|').split('|')]
+    rows = [dict(zip(header, (c.strip() for c in line.strip('|').split('|'))))
+            for line in table[2:]]
+    assert [r['start'] for r in rows] == list(STARTS)
+    best = max(rows, key=lambda r: (float(r['detection AP']),
+                                    float(r['integral AP'])))
+    assert START_CONFIGS[best['start']] == PRETRAIN_CONFIG
 
 
 def test_each_start_pretrains_on_its_data_for_its_epochs():

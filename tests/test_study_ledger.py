@@ -12,7 +12,7 @@ from conftest import REPO
 
 from mmipr.study.committed_weights import save_weights
 from mmipr.study.ledger import Ledger
-from mmipr.study.plan import StudySettings
+from mmipr.study.plan import PRETRAIN_CONFIG, StudySettings
 from mmipr.study.records import make_record, record_result
 from mmipr.study.report_text import write_study_document
 
@@ -133,8 +133,7 @@ def test_the_report_is_written_from_records_alone_and_names_stale_ones(
 
 # ---------------------------------------------------------------- end to end
 
-PRETRAIN = osp.join(REPO, 'configs', 'synthetic',
-                    'pretrain_r18_silhouette.py')
+PRETRAIN = osp.join(REPO, 'configs', 'synthetic', PRETRAIN_CONFIG)
 DETECTION = osp.join(REPO, 'configs', 'synthetic', 'sbl_r18_detection.py')
 
 
@@ -148,12 +147,13 @@ def _commit_backbone(weights_dir: str, data_root: str, scale: float) -> None:
     state = torch.load(init, weights_only=True)['state_dict']
     backbone = {k[len('backbone.'):]: v * scale for k, v in state.items()
                 if k.startswith('backbone.')}
-    save_weights(osp.join(weights_dir, 'pretrain_r18_silhouette.pth'),
+    save_weights(osp.join(weights_dir,
+                          osp.splitext(PRETRAIN_CONFIG)[0] + '.pth'),
                  backbone, dict(command='test', commit='abc',
                                 settings_key=key, seconds=1.0,
                                 final=dict(loss=0.1), epochs=1,
                                 train_seconds=1.0, epoch_losses=[0.1],
-                                config='pretrain_r18_silhouette.py'))
+                                config=PRETRAIN_CONFIG))
 
 
 def _clone_settings(root, ledger_dir, weights_dir, **changes):

@@ -22,7 +22,7 @@ import time
 from .claims import saturation_rows, spread
 from .figures import plot_curves, plot_difficulty_bars, plot_instances
 from .ledger import SATURATION_TOLERANCE
-from .plan import StudySettings, demo_plan
+from .plan import PRETRAIN_CONFIG, StudySettings, demo_plan
 from .report import comparison_table, group_by_variant, split_counts_line
 from .schedule import train_runs
 from .setup import prepare
@@ -72,7 +72,7 @@ def run_demo(settings: StudySettings) -> list[dict]:
         start = prepare(settings, show_progress=True)
         record = start.pretraining
         if record is not None:
-            print(f"Backbone pretrained on person silhouettes "
+            print(f"Backbone pretrained by {PRETRAIN_CONFIG} "
                   f"({record['epochs']} epoch"
                   f"{'s' * (record['epochs'] != 1)}, "
                   f"loss {record['epoch_losses'][-1]:.3f}"

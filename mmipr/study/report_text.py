@@ -8,7 +8,7 @@ import os.path as osp
 from .claims import claims_table, saturation_rows, spread
 from .figures import plot_activation_sums, plot_curves, plot_difficulty_bars
 from .ledger import SATURATION_TOLERANCE
-from .plan import SEEDED, TABLE1, TABLE5_A1, StudySettings
+from .plan import PRETRAIN_CONFIG, PRETRAIN_TASK, SEEDED, TABLE1, TABLE5_A1, StudySettings
 from .report import comparison_table, group_by_variant, split_counts_line
 from .runs import VALIDATIONS_PER_RUN, lr_drops, val_interval
 from .tables import (
@@ -223,8 +223,8 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         '- Left and right are told apart only by shading (the far side is '
         'darker) and the face.',
         '- Small models trained for minutes on thousands of crops'
-        + (' (from a backbone pretrained for minutes on silhouettes of the '
-           'same images)' if pretraining else ' from initialisation')
+        + (' (from a backbone pretrained for minutes on the body parts of '
+           'the same images)' if pretraining else ' from initialisation')
         + ', not ImageNet-pretrained ResNet-50 for 210 epochs on 150k: '
         'absolute AP is not comparable with the paper\'s.',
     ]
@@ -253,10 +253,8 @@ def starting_weights_line(record: dict | None) -> str:
     losses = record['epoch_losses']
     return (
         '- Starting weights: no ImageNet here; as its stand-in, the backbone '
-        'was pretrained once on a task neutral to both heads, segmenting the '
-        'person of each top-down crop (the generator\'s silhouette polygons '
-        'at 64x48, binary cross-entropy; '
-        '`configs/synthetic/pretrain_r18_silhouette.py`, '
+        f'was pretrained once on a task neutral to both heads, {PRETRAIN_TASK} '
+        f'(`configs/synthetic/{PRETRAIN_CONFIG}`, chosen in `docs/starts.md`, '
         f'{plural(record["epochs"], "epoch")} of the train split, '
         f'{record["train_seconds"] / 60:.1f} min of training iterations, '
         f'loss {losses[0]:.3f} in its first epoch and {losses[-1]:.3f} in '

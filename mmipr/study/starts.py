@@ -8,8 +8,8 @@ initial_weights` with ``backbone=``), and writes a table of what each start
 is worth (:func:`write_starts_document`). The candidates (:data:`STARTS`):
 
 - ``scratch``: the seeded initialisation alone;
-- ``silhouette``: the study's current start, the silhouette pretraining
-  (``pretrain_r18_silhouette.py``) on the study's train split;
+- ``silhouette``: the study's start before this comparison, the silhouette
+  pretraining (``pretrain_r18_silhouette.py``) on the study's train split;
 - ``silhouette_long``: the same, trained longer;
 - ``silhouette_more``: the same epochs on a larger train split generated
   with another seed into its own folder (the study's data unchanged);
@@ -234,7 +234,7 @@ def _method(settings: StartsSettings) -> list[str]:
         'of them.',
         '',
         '- **scratch**: the seeded initialisation alone.',
-        f'- **silhouette**: the study\'s start, '
+        f'- **silhouette**: the study\'s start before this comparison, '
         f'`configs/synthetic/pretrain_r18_silhouette.py` (the instance\'s '
         f'silhouette) for {s.pretrain_epochs} epochs on the study\'s '
         f'{s.num_train} train images.',
