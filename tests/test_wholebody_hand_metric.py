@@ -385,6 +385,11 @@ def test_epe_per_split_pairs_by_hand_box(wholebody, ann_file):
                 errs += list(np.hypot(*(d - g[:, :2]).T)[g[:, 2] > 0])
         assert ours[f'coco/{split}/EPE'] == pytest.approx(np.mean(errs),
                                                           rel=1e-5), split
+    # no dataset metainfo: MMPose's hand metainfo, the same numbers
+    no_meta = run_metric(DifficultySplitCocoMetric(
+        ann_file=ann_file, gt_format='coco_wholebody_hand'), samples,
+        meta=None)
+    assert no_meta == ours
 
 
 def test_activation_sums_use_the_hand_paired_by_box(wholebody, ann_file):
