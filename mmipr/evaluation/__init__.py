@@ -4,10 +4,10 @@ The pure parts import no MMPose: :mod:`mmipr.evaluation.splits` (difficulty
 levels, prediction assignment), :mod:`mmipr.evaluation.oks` (OKS of many
 pairs) and :mod:`mmipr.evaluation.gt_formats` (annotation formats:
 COCO-WholeBody-Hand as COCO keypoints). The registered metric lives in
-:mod:`mmipr.evaluation.metrics`
-(importing that registers it); ``DifficultySplitCocoMetric`` is also an
-attribute of this package, imported on first access (PEP 562), so that
-``import mmipr.evaluation.splits`` stays free of MMPose.
+:mod:`mmipr.evaluation.metrics` (importing that registers it);
+``DifficultySplitCocoMetric`` is also an attribute of this package, imported
+on first access (PEP 562), so that ``import mmipr.evaluation.splits`` stays
+free of MMPose.
 """
 from __future__ import annotations
 

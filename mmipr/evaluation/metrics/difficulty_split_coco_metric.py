@@ -298,7 +298,7 @@ class DifficultySplitCocoMetric(CocoMetric):
         """The dataset's metainfo (with ``gt_format='coco_wholebody_hand'``,
         missing sigmas / number of keypoints filled in from MMPose's hand
         metainfo, and checked to be the 21 hand keypoints)."""
-        return self._dataset_meta
+        return CocoMetric.dataset_meta.fget(self)
 
     @dataset_meta.setter
     def dataset_meta(self, dataset_meta: dict | None) -> None:
