@@ -451,12 +451,19 @@ def test_overall_equals_xtcocotools_hand_evaluation(wholebody, tmp_path,
     assert 0.1 < ours['coco/AP'] < 1
 
 
-def test_bad_gt_format_and_metainfo(ann_file):
+def test_bad_gt_format_and_metainfo(ann_file, wholebody, tmp_path):
     with pytest.raises(ValueError, match=r"gt_format must be one of "
                        r"\['coco', 'coco_wholebody_hand'\], got 'wholebody'"):
         DifficultySplitCocoMetric(ann_file=ann_file, gt_format='wholebody')
     with pytest.raises(ValueError, match='needs ann_file'):
         DifficultySplitCocoMetric(gt_format='coco_wholebody_hand')
+    body = copy.deepcopy(wholebody)  # a COCO body file: no hand fields
+    for a in body['annotations']:
+        del a['lefthand_valid']
+    (tmp_path / 'body.json').write_text(json.dumps(body))
+    with pytest.raises(ValueError, match='no lefthand_valid.*COCO-WholeBody'):
+        DifficultySplitCocoMetric(ann_file=str(tmp_path / 'body.json'),
+                                  gt_format='coco_wholebody_hand')
     metric = DifficultySplitCocoMetric(ann_file=ann_file,
                                        gt_format='coco_wholebody_hand')
     body = parse_pose_metainfo(

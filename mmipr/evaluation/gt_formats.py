@@ -78,6 +78,13 @@ def valid_hand(ann: dict, side: str) -> bool:
     Returns:
         bool: kept.
     """
+    missing = [k for k in (f'{side}hand_valid', f'{side}hand_kpts')
+               if k not in ann]
+    if missing:
+        raise ValueError(
+            f'annotation {ann.get("id")} has no {" or ".join(missing)}: '
+            "gt_format='coco_wholebody_hand' needs a COCO-WholeBody "
+            'annotation file')
     return bool(ann[f'{side}hand_valid']) and max(
         ann[f'{side}hand_kpts']) > 0
 
@@ -100,7 +107,8 @@ def wholebody_hand_to_coco(wholebody: dict) -> dict:
         reference) and ``categories`` (one, ``'hand'``).
 
     Raises:
-        ValueError: a valid hand without 21 keypoints or without a box.
+        ValueError: a person without the hand fields (not COCO-WholeBody),
+            a valid hand without 21 keypoints or without a box.
     """
     # what xtcocotools' COCO index gives MMPose's loop: images by id (first
     # position, last content), each image's annotations in file order,
