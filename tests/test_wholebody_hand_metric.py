@@ -457,10 +457,10 @@ def test_bad_gt_format_and_metainfo(ann_file, wholebody, tmp_path):
         DifficultySplitCocoMetric(ann_file=ann_file, gt_format='wholebody')
     with pytest.raises(ValueError, match='needs ann_file'):
         DifficultySplitCocoMetric(gt_format='coco_wholebody_hand')
-    body = copy.deepcopy(wholebody)  # a COCO body file: no hand fields
-    for a in body['annotations']:
+    no_hands = copy.deepcopy(wholebody)  # a COCO body file: no hand fields
+    for a in no_hands['annotations']:
         del a['lefthand_valid']
-    (tmp_path / 'body.json').write_text(json.dumps(body))
+    (tmp_path / 'body.json').write_text(json.dumps(no_hands))
     with pytest.raises(ValueError, match='no lefthand_valid.*COCO-WholeBody'):
         DifficultySplitCocoMetric(ann_file=str(tmp_path / 'body.json'),
                                   gt_format='coco_wholebody_hand')
