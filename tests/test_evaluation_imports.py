@@ -24,6 +24,7 @@ def test_pure_modules_import_no_mmpose_below_the_top_level():
         pkg.__path__ = [{REPO + '/mmipr'!r}]
         sys.modules['mmipr'] = pkg
         import mmipr.evaluation.splits, mmipr.evaluation.oks
+        import mmipr.evaluation.gt_formats
         import mmipr.heatmap.coords
         import mmipr.evaluation as ev
         loaded = sorted(m for m in sys.modules if m.startswith('mmpose'))
@@ -44,7 +45,7 @@ def test_pure_modules_import_no_mmpose():
         pytest.skip('import mmipr itself imports MMPose (its lazy '
                     'registration is another change)')
     for module in ('mmipr.evaluation.splits', 'mmipr.evaluation.oks',
-                   'mmipr.evaluation'):
+                   'mmipr.evaluation.gt_formats', 'mmipr.evaluation'):
         result = run(f'import {module}, sys; '
                      'assert "mmpose" not in sys.modules')
         assert result.returncode == 0, (module, result.stderr)

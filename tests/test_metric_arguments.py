@@ -39,6 +39,7 @@ BAD = [
     ('pairing', 'iou'),
     ('split_results_file', 3),
     ('eval_engine', 'pycoco'),
+    ('gt_format', 'wholebody'), ('gt_format', None),
 ]
 #: (argument, good values at the edges of the allowed ranges)
 GOOD = [
@@ -50,6 +51,7 @@ GOOD = [
     ('score_mode', ('bbox', 'bbox_keypoint', 'bbox_rle', 'keypoint')),
     ('nms_mode', ('oks_nms', 'soft_oks_nms', 'none')),
     ('collect_device', ('cpu', 'gpu')),
+    ('gt_format', ('coco',)),
 ]
 
 

@@ -23,7 +23,7 @@ def run_isolated(*parts: str) -> str:
 
 @pytest.mark.parametrize('module', [
     'mmipr.heatmap', 'mmipr.evaluation.splits', 'mmipr.evaluation.oks',
-    'mmipr.utils.validation'
+    'mmipr.evaluation.gt_formats', 'mmipr.utils.validation'
 ])
 def test_pure_layer_imports_without_mmpose(module):
     run_isolated(f'''

@@ -166,3 +166,31 @@ def test_grouped_assignment_with_nan_oks_assigns_none():
     ref0 = splits.assign_predictions(oks[:2].reshape(1, 2), np.ones(2, bool))
     assert got[0] == ref0[0] == -1
     assert got[1] == 0
+
+
+def test_factors_choose_the_combined_level_and_the_splits():
+    """``factors=('joints', 'size')``: occlusion has no level and no split,
+    the combined level is the hardest of joints and size only."""
+    anns = boundary_anns()
+    both = splits.annotation_levels(anns, factors=('size', 'joints'))
+    assert set(both) == {'joints', 'size', 'combined', 'ids'}
+    names = dict(enumerate(splits.LEVEL_NAMES))
+    order = list(splits.LEVEL_NAMES)
+    for i, ann in enumerate(anns):
+        ref = reference_levels(ann['keypoints'], ann['bbox'], ann['iscrowd'])
+        got = both['combined'][i]
+        if ref is None:
+            assert got == splits.NO_SPLIT
+        else:
+            expected = max(ref['joints'], ref['size'], key=order.index)
+            assert names[int(got)] == expected, ann
+    counts = splits.split_counts(anns, factors=('joints', 'size'))
+    assert list(counts) == [
+        'easy', 'medium', 'hard', 'easy_medium', 'joints_many',
+        'joints_medium', 'joints_few', 'size_large', 'size_medium',
+        'size_small', 'all']
+    # occlusion made some instances harder: fewer hard without it
+    assert counts['hard'] < splits.split_counts(anns)['hard']
+    for bad in ((), ('joints', 'joints'), ('visibility',)):
+        with pytest.raises(ValueError, match='factors must be'):
+            splits.annotation_levels(anns, factors=bad)

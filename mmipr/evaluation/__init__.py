@@ -1,11 +1,13 @@
 """COCO keypoint evaluation per difficulty split.
 
 The pure parts import no MMPose: :mod:`mmipr.evaluation.splits` (difficulty
-levels, prediction assignment) and :mod:`mmipr.evaluation.oks` (OKS of many
-pairs). The registered metric lives in :mod:`mmipr.evaluation.metrics`
-(importing that registers it); ``DifficultySplitCocoMetric`` is also an
-attribute of this package, imported on first access (PEP 562), so that
-``import mmipr.evaluation.splits`` stays free of MMPose.
+levels, prediction assignment), :mod:`mmipr.evaluation.oks` (OKS of many
+pairs) and :mod:`mmipr.evaluation.gt_formats` (annotation formats:
+COCO-WholeBody-Hand as COCO keypoints). The registered metric lives in
+:mod:`mmipr.evaluation.metrics` (importing that registers it);
+``DifficultySplitCocoMetric`` is also an attribute of this package, imported
+on first access (PEP 562), so that ``import mmipr.evaluation.splits`` stays
+free of MMPose.
 """
 from __future__ import annotations
 

@@ -67,6 +67,10 @@ def candidate_annotations(pred: dict, sample: dict, coco) -> list:
     was made for (ground-truth boxes), else every labelled non-crowd ground
     truth of its image.
 
+    The one it was made for is the sample's ``raw_ann_info`` or, for data
+    samples that carry none (COCO-WholeBody-Hand, paired by box), the
+    metric's ground truth of ``pred['ann_id']``.
+
     Args:
         pred (dict): the processed prediction (``pred['ann_id']`` set).
         sample (dict): its data sample.
@@ -76,7 +80,9 @@ def candidate_annotations(pred: dict, sample: dict, coco) -> list:
         list[dict]: COCO annotations.
     """
     if pred['ann_id'] is not None:
-        anns = [sample['raw_ann_info']]
+        raw = sample.get('raw_ann_info')
+        anns = [raw if isinstance(raw, dict) and raw.get('id') == pred['ann_id']
+                else coco.anns[pred['ann_id']]]
     elif coco is not None:
         anns = coco.imgToAnns.get(sample['img_id'], [])
     else:

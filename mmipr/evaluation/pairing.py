@@ -31,8 +31,9 @@ def resolve_pairing(pairing: str, preds: list[dict]) -> str:
     if pairing == 'ann_id' and not all(carried):
         raise ValueError(
             "pairing='ann_id' needs every data sample to carry "
-            "'raw_ann_info' (top-down with ground-truth boxes); use "
-            "pairing='oks' or 'auto' with detected boxes.")
+            "'raw_ann_info' (top-down with ground-truth boxes; with "
+            "gt_format='coco_wholebody_hand', a hand box of the annotation "
+            "file); use pairing='oks' or 'auto' with detected boxes.")
     if pairing == 'auto':
         return 'ann_id' if carried and all(carried) else 'oks'
     return pairing

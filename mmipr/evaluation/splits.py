@@ -20,7 +20,14 @@ size       ``max(w, h)`` of the box, image px < 64       64 .. 128    > 128
 ========== ================================== ========== ============ ==========
 
 For ``K != 17`` keypoints the joints bounds 5 and 10 scale to
-``round(5 * K / 17)`` and ``round(10 * K / 17)``.
+``round(5 * K / 17)`` and ``round(10 * K / 17)`` (COCO-WholeBody-Hand,
+K = 21: 6 and 12).
+
+Which factors apply is a choice of the annotation format (``factors=``,
+:data:`FACTORS` by default): the combined level is the hardest of the chosen
+factors, and the splits of a left-out factor do not exist
+(:func:`split_names`). COCO-WholeBody-Hand leaves out occlusion
+(:mod:`mmipr.evaluation.gt_formats`).
 """
 from __future__ import annotations
 
@@ -40,9 +47,49 @@ FACTOR_SPLITS: dict[str, tuple] = {
 }
 #: union split of the paper's Table 1 ("e/m")
 EASY_MEDIUM = 'easy_medium'
-SPLIT_NAMES = (*FACTOR_SPLITS['combined'], EASY_MEDIUM,
-               *FACTOR_SPLITS['joints'], *FACTOR_SPLITS['occlusion'],
-               *FACTOR_SPLITS['size'])
+#: the difficulty factors, in report order (the default ``factors``)
+FACTORS = ('joints', 'occlusion', 'size')
+
+
+def check_factors(factors: Sequence[str]) -> tuple:
+    """``factors`` as a tuple in :data:`FACTORS`' order, checked.
+
+    Args:
+        factors (Sequence[str]): a non-empty subset of :data:`FACTORS`.
+
+    Returns:
+        tuple: the factors, in :data:`FACTORS`' order.
+
+    Raises:
+        ValueError: empty, repeated or unknown factors.
+    """
+    if isinstance(factors, str):
+        factors = (factors,)
+    factors = tuple(factors)
+    unknown = [f for f in factors if f not in FACTORS]
+    if unknown or not factors or len(set(factors)) != len(factors):
+        raise ValueError(f'factors must be a non-empty subset of {FACTORS} '
+                         f'without repeats, got {factors!r}')
+    return tuple(f for f in FACTORS if f in factors)
+
+
+def split_names(factors: Sequence[str] = FACTORS) -> tuple:
+    """Names of the splits of some factors, in report order: the combined
+    levels, ``easy_medium``, then each factor's levels.
+
+    Args:
+        factors (Sequence[str]): a non-empty subset of :data:`FACTORS`.
+
+    Returns:
+        tuple: split names; :data:`SPLIT_NAMES` for all factors.
+    """
+    return (*FACTOR_SPLITS['combined'], EASY_MEDIUM,
+            *(name for f in check_factors(factors)
+              for name in FACTOR_SPLITS[f]))
+
+
+#: every split (all factors), in report order
+SPLIT_NAMES = split_names(FACTORS)
 
 _JOINTS_BOUNDS_17 = (5, 10)
 _OCCLUSION_BOUNDS = (0.1, 0.5)
@@ -125,9 +172,10 @@ def combined_level(*levels: np.ndarray) -> np.ndarray:
 
 
 def instance_levels(keypoints: np.ndarray, bboxes: np.ndarray,
-                    iscrowd: np.ndarray | None = None
+                    iscrowd: np.ndarray | None = None,
+                    factors: Sequence[str] = FACTORS
                     ) -> dict[str, np.ndarray]:
-    """Levels of every factor and the combined level for N instances.
+    """Levels of each chosen factor and the combined level for N instances.
 
     Crowd regions and instances with no labelled keypoint get NO_SPLIT in
     every factor.
@@ -137,26 +185,33 @@ def instance_levels(keypoints: np.ndarray, bboxes: np.ndarray,
             (N, 3K).
         bboxes (np.ndarray): COCO boxes (x, y, w, h), shape (N, 4).
         iscrowd (np.ndarray, optional): crowd flags, shape (N,).
+        factors (Sequence[str]): the factors that apply, a non-empty subset
+            of :data:`FACTORS`; the combined level is the hardest of them.
+            Default: all three.
 
     Returns:
-        dict: ``{'joints', 'occlusion', 'size', 'combined'}`` -> int levels of
-        shape (N,).
+        dict: each of ``factors`` and ``'combined'`` -> int levels of shape
+        (N,).
     """
+    factors = check_factors(factors)
     n = len(keypoints)
     vis = np.asarray(keypoints, dtype=np.float64).reshape(n, -1, 3)[..., 2]
     bboxes = np.asarray(bboxes, dtype=np.float64).reshape(n, 4)
     excluded = (vis > 0).sum(-1) == 0
     if iscrowd is not None:
         excluded |= np.asarray(iscrowd, dtype=bool)
-    levels = {'joints': joints_level(vis), 'occlusion': occlusion_level(vis),
-                  'size': size_level(bboxes)}
-    levels = {k: np.where(excluded, NO_SPLIT, v) for k, v in levels.items()}
+    level_of = {'joints': lambda: joints_level(vis),
+                'occlusion': lambda: occlusion_level(vis),
+                'size': lambda: size_level(bboxes)}
+    levels = {f: np.where(excluded, NO_SPLIT, level_of[f]())
+              for f in factors}
     levels['combined'] = combined_level(*levels.values())
     return levels
 
 
 def annotation_levels(anns: Sequence[dict],
-                      num_keypoints: int | None = None
+                      num_keypoints: int | None = None,
+                      factors: Sequence[str] = FACTORS
                       ) -> dict[str, np.ndarray]:
     """:func:`instance_levels` of COCO annotation dicts.
 
@@ -165,6 +220,8 @@ def annotation_levels(anns: Sequence[dict],
             and optionally ``iscrowd`` (crowd regions may lack keypoints).
         num_keypoints (int, optional): K; inferred from the annotations if
             omitted.
+        factors (Sequence[str]): the factors that apply (see
+            :func:`instance_levels`). Default: all three.
 
     Returns:
         dict: the levels of :func:`instance_levels` plus ``'ids'``, the
@@ -188,7 +245,7 @@ def annotation_levels(anns: Sequence[dict],
     bboxes = np.array([a['bbox'] for a in anns],
                       dtype=np.float64).reshape(-1, 4)
     iscrowd = np.array([a.get('iscrowd', 0) for a in anns], dtype=bool)
-    levels = instance_levels(kpts, bboxes, iscrowd)
+    levels = instance_levels(kpts, bboxes, iscrowd, factors)
     levels['ids'] = np.array([a['id'] for a in anns], dtype=np.int64)
     return levels
 
@@ -197,31 +254,37 @@ def split_masks(levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Membership of each instance in each named split.
 
     Args:
-        levels (dict): output of :func:`instance_levels`.
+        levels (dict): output of :func:`instance_levels` (its factors decide
+            the splits).
 
     Returns:
-        dict: split name (:data:`SPLIT_NAMES`) -> bool mask of shape (N,).
+        dict: split name (:func:`split_names` of the levels' factors, in
+        that order) -> bool mask of shape (N,).
     """
     masks = {}
-    for factor, names in FACTOR_SPLITS.items():
-        for level, name in enumerate(names):
+    factors = tuple(f for f in FACTORS if f in levels)
+    for factor in (*factors, 'combined'):
+        for level, name in enumerate(FACTOR_SPLITS[factor]):
             masks[name] = levels[factor] == level
     masks[EASY_MEDIUM] = masks['easy'] | masks['medium']
-    return {name: masks[name] for name in SPLIT_NAMES}
+    return {name: masks[name] for name in split_names(factors)}
 
 
 def split_counts(anns: Sequence[dict],
-                 num_keypoints: int | None = None) -> dict[str, int]:
+                 num_keypoints: int | None = None,
+                 factors: Sequence[str] = FACTORS) -> dict[str, int]:
     """Number of instances in each split, plus ``'all'`` (instances in any).
 
     Args:
         anns (Sequence[dict]): COCO annotations.
         num_keypoints (int, optional): K.
+        factors (Sequence[str]): the factors that apply (see
+            :func:`instance_levels`). Default: all three.
 
     Returns:
-        dict: split name -> count, and ``'all'``.
+        dict: split name (:func:`split_names`) -> count, and ``'all'``.
     """
-    levels = annotation_levels(anns, num_keypoints)
+    levels = annotation_levels(anns, num_keypoints, factors)
     counts = {k: int(v.sum()) for k, v in split_masks(levels).items()}
     counts['all'] = int((levels['combined'] != NO_SPLIT).sum())
     return counts

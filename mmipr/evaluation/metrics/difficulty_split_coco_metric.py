@@ -9,22 +9,30 @@ the split functions (:mod:`mmipr.evaluation.splits`), the A(s) collection
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+import functools
 import inspect
+import io
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from mmengine.fileio import get_local_path, load
 from mmengine.logging import print_log
 from mmpose.evaluation import CocoMetric
 from mmpose.registry import METRICS
+from xtcocotools.coco import COCO
 
 from mmipr.utils.validation import InvalidArgumentError, check_bool, check_choice, check_number
 
 from ..activation import NORMALIZATIONS, ActivationCollector
 from ..engines import ENGINE_NAMES, EvaluationEngine, paused_gc, resolve_engine
+from ..gt_formats import FORMAT_FACTORS, GT_FORMATS, HAND_NUM_KEYPOINTS, convert, match_box
 from ..pairing import PAIRINGS, add_pair_stats, pairs_by_ann_id, pairs_by_matches, resolve_pairing
 from ..predictions import mark_nonfinite_keypoints, zero_nonfinite_scores
 from ..report import report_splits
-from ..splits import SPLIT_NAMES, annotation_levels, split_masks
+from ..splits import annotation_levels, split_masks, split_names
 
 _OWNER = 'DifficultySplitCocoMetric'
 #: CocoMetric's choices (the metric reads COCO-style 'keypoints' fields, so
@@ -42,6 +50,78 @@ def _check_optional(name: str, value, kind: type, what: str) -> None:
             f'({type(value).__name__})')
 
 
+def bind_coco_metric_arguments(args: tuple, kwargs: dict) -> dict:
+    """``CocoMetric``'s arguments by name, defaults applied.
+
+    Raises:
+        InvalidArgumentError: arguments ``CocoMetric`` does not take.
+    """
+    try:
+        bound = inspect.signature(CocoMetric.__init__).bind(None, *args,
+                                                            **kwargs)
+    except TypeError as err:
+        raise InvalidArgumentError(f'{_OWNER}: {err}') from None
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k != 'self'}
+
+
+@functools.lru_cache(maxsize=1)
+def _hand_metainfo() -> dict:
+    from mmpose.datasets import CocoWholeBodyHandDataset
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    with warnings.catch_warnings():
+        # it warns that it reads the config from MMPose's installed .mim
+        warnings.simplefilter('ignore', UserWarning)
+        return parse_pose_metainfo(CocoWholeBodyHandDataset.METAINFO)
+
+
+def hand_metainfo() -> dict:
+    """MMPose's COCO-WholeBody-Hand metainfo (``CocoWholeBodyHandDataset``'s
+    ``METAINFO``, parsed: ``configs/_base_/datasets/coco_wholebody_hand.py``
+    of the installed MMPose), a copy."""
+    return copy.deepcopy(_hand_metainfo())
+
+
+def hand_dataset_meta(dataset_meta: dict) -> dict:
+    """The metainfo the metric evaluates COCO-WholeBody-Hand with: the
+    dataset's, its missing ``sigmas`` / ``num_keypoints`` taken from
+    :func:`hand_metainfo`.
+
+    Raises:
+        ValueError: metainfo of another number of keypoints than 21.
+    """
+    meta = dict(dataset_meta)
+    if meta.get('sigmas') is None or meta.get('num_keypoints') is None:
+        hand = hand_metainfo()
+        for key in ('sigmas', 'num_keypoints'):
+            if meta.get(key) is None:
+                meta[key] = hand[key]
+    sizes = {int(meta['num_keypoints']), len(meta['sigmas'])}
+    if sizes != {HAND_NUM_KEYPOINTS}:
+        raise ValueError(
+            f"{_OWNER}: gt_format='coco_wholebody_hand' evaluates the "
+            f'{HAND_NUM_KEYPOINTS} hand keypoints, but the dataset metainfo '
+            f"has num_keypoints={meta['num_keypoints']} and "
+            f"{len(meta['sigmas'])} sigmas (evaluate a "
+            'CocoWholeBodyHandDataset)')
+    return meta
+
+
+def load_hand_coco(ann_file: str, format_only: bool) -> COCO:
+    """The COCO-WholeBody file ``ann_file`` as xtcocotools' ``COCO`` of its
+    hands (:func:`mmipr.evaluation.gt_formats.wholebody_hand_to_coco`)."""
+    with get_local_path(ann_file) as local_path:
+        data = load(local_path)
+    if not format_only and 'annotations' not in data:
+        raise ValueError(f'{_OWNER}: {ann_file} has no annotations to '
+                         'evaluate')
+    coco = COCO()
+    coco.dataset = convert(data, 'coco_wholebody_hand')
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
 def check_arguments(args: tuple, kwargs: dict, own: dict) -> None:
     """Check every argument of the metric (CocoMetric's and its own) before
     anything is loaded; the error names the argument, the value and what is
@@ -55,13 +135,7 @@ def check_arguments(args: tuple, kwargs: dict, own: dict) -> None:
     Raises:
         InvalidArgumentError: the first argument out of range.
     """
-    try:
-        bound = inspect.signature(CocoMetric.__init__).bind(None, *args,
-                                                            **kwargs)
-    except TypeError as err:
-        raise InvalidArgumentError(f'{_OWNER}: {err}') from None
-    bound.apply_defaults()
-    a = {**bound.arguments, **own}
+    a = {**bind_coco_metric_arguments(args, kwargs), **own}
     for name in ('ann_file', 'outfile_prefix', 'prefix',
                  'split_results_file'):
         _check_optional(name, a[name], str, 'a str')
@@ -92,6 +166,12 @@ def check_arguments(args: tuple, kwargs: dict, own: dict) -> None:
                  low_open=True)
     check_choice(_OWNER, 'pairing', a['pairing'], PAIRINGS)
     check_choice(_OWNER, 'eval_engine', a['eval_engine'], ENGINE_NAMES)
+    check_choice(_OWNER, 'gt_format', a['gt_format'], GT_FORMATS)
+    if a['gt_format'] != 'coco' and a['ann_file'] is None:
+        raise InvalidArgumentError(
+            f"{_OWNER}: gt_format={a['gt_format']!r} needs ann_file (the "
+            'COCO-WholeBody annotation file): the data samples of its '
+            'dataset carry no COCO annotations to convert')
 
 
 @METRICS.register_module()
@@ -100,7 +180,9 @@ class DifficultySplitCocoMetric(CocoMetric):
 
     A drop-in for ``CocoMetric`` (all its arguments, every key it reports,
     identical values) that also reports, for each split of
-    :data:`mmipr.evaluation.splits.SPLIT_NAMES`:
+    :data:`mmipr.evaluation.splits.SPLIT_NAMES` (with
+    ``gt_format='coco_wholebody_hand'``, those of its factors: no
+    occlusion splits):
 
     - ``{split}/count``: ground-truth instances in the split;
     - ``{split}/AP``, ``{split}/AP .5``, ``{split}/AP .75``, ``{split}/AR``:
@@ -149,6 +231,20 @@ class DifficultySplitCocoMetric(CocoMetric):
         eval_engine (str): ``'auto'`` (faster-coco-eval where it gives
             xtcocotools' results, else xtcocotools), ``'faster-coco-eval'``
             or ``'xtcocotools'``. Default: ``'auto'``.
+        gt_format (str): the format of ``ann_file``: ``'coco'`` (COCO
+            keypoints) or ``'coco_wholebody_hand'`` (a COCO-WholeBody file
+            evaluated on its hands, 21 keypoints, as MMPose's
+            ``CocoWholeBodyHandDataset`` loads them;
+            :mod:`mmipr.evaluation.gt_formats`). With the hand format:
+            ``ann_file`` is required; one ground truth per valid hand (ids:
+            the dataset's ``id`` + 1), box the hand box, OKS area the
+            person's area (as xtcocotools' ``keypoints_lefthand`` /
+            ``keypoints_righthand``), sigmas the dataset's (MMPose's hand
+            sigmas; missing ones are taken from MMPose's
+            ``coco_wholebody_hand`` metainfo); a prediction is paired with
+            the hand of its image whose box equals its box within 0.01 px;
+            factors joints (bounds 6 and 12) and size, no occlusion.
+            Default: ``'coco'``.
         **kwargs: keyword arguments of ``CocoMetric``; also checked here
             (``keypoint_score_thr`` and ``nms_thr`` within [0, 1], the
             choices of ``iou_type``, ``score_mode``, ``nms_mode``, ...).
@@ -162,13 +258,25 @@ class DifficultySplitCocoMetric(CocoMetric):
                  pairing: str = 'auto',
                  split_results_file: str | None = None,
                  eval_engine: str = 'auto',
+                 gt_format: str = 'coco',
                  **kwargs) -> None:
         check_arguments(args, kwargs, dict(
             activation_s=activation_s,
             heatmap_normalization=heatmap_normalization,
             softmax_beta=softmax_beta, pairing=pairing,
-            split_results_file=split_results_file, eval_engine=eval_engine))
-        super().__init__(*args, **kwargs)
+            split_results_file=split_results_file, eval_engine=eval_engine,
+            gt_format=gt_format))
+        self.gt_format = gt_format
+        if gt_format == 'coco':
+            super().__init__(*args, **kwargs)
+        else:  # CocoMetric must not load the file as COCO keypoints
+            coco_args = bind_coco_metric_arguments(args, kwargs)
+            super().__init__(**{**coco_args, 'ann_file': None})
+            self.ann_file = coco_args['ann_file']
+            self.coco = load_hand_coco(self.ann_file, self.format_only)
+        #: the difficulty factors and splits of the format
+        self.factors = FORMAT_FACTORS[gt_format]
+        self.split_names = split_names(self.factors)
         self._engine_type = resolve_engine(eval_engine, self.iou_type,
                                            self.use_area)
         self.eval_engine = eval_engine
@@ -185,6 +293,20 @@ class DifficultySplitCocoMetric(CocoMetric):
         self._evaluation: EvaluationEngine | None = None
         self._result_samples: list = []  # data sample id of each result
 
+    @property
+    def dataset_meta(self) -> dict | None:
+        """The dataset's metainfo (with ``gt_format='coco_wholebody_hand'``,
+        missing sigmas / number of keypoints filled in from MMPose's hand
+        metainfo, and checked to be the 21 hand keypoints)."""
+        return CocoMetric.dataset_meta.fget(self)
+
+    @dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict | None) -> None:
+        if (getattr(self, 'gt_format', 'coco') != 'coco'
+                and dataset_meta is not None):
+            dataset_meta = hand_dataset_meta(dataset_meta)
+        CocoMetric.dataset_meta.fset(self, dataset_meta)
+
     def process(self, data_batch: Sequence[dict],
                 data_samples: Sequence[dict]) -> None:
         """CocoMetric's ``process`` plus, per data sample, the annotation id
@@ -194,10 +316,27 @@ class DifficultySplitCocoMetric(CocoMetric):
         super().process(data_batch, data_samples)
         preds = [pred for pred, _ in self.results[start:]]
         for pred, sample in zip(preds, data_samples):
-            raw = sample.get('raw_ann_info')
-            pred['ann_id'] = (raw['id'] if isinstance(raw, dict)
-                              and 'id' in raw else None)
+            if self.gt_format == 'coco':
+                raw = sample.get('raw_ann_info')
+                pred['ann_id'] = (raw['id'] if isinstance(raw, dict)
+                                  and 'id' in raw else None)
+            else:
+                pred['ann_id'] = self._ann_id_by_box(pred, sample)
         self._activations.add(preds, data_samples, self.coco)
+
+    def _ann_id_by_box(self, pred: dict, sample: dict) -> int | None:
+        """The ground truth of the prediction's image whose box is the
+        prediction's (top-down with ground-truth boxes), else None; among
+        equal boxes the one numbered as the sample (its ``id`` + 1)."""
+        if 'bbox' not in pred or len(pred['bbox']) != 1:
+            return None
+        try:
+            prefer = int(np.asarray(sample.get('id')).item()) + 1
+        except (TypeError, ValueError):
+            prefer = None
+        img_id = np.asarray(pred['img_id']).item()
+        return match_box(pred['bbox'][0], self.coco.imgToAnns.get(img_id, []),
+                         prefer)
 
     def results2json(self, keypoints: dict[int, list],
                      outfile_prefix: str) -> str:
@@ -238,6 +377,8 @@ class DifficultySplitCocoMetric(CocoMetric):
         if not results:
             raise ValueError('DifficultySplitCocoMetric got no processed '
                              'data samples: check the dataloader/dataset.')
+        if self.gt_format != 'coco' and self.dataset_meta is None:
+            self.dataset_meta = {}  # MMPose's hand metainfo
         if self.coco is not None:
             known = set(self.coco.getImgIds())
             unknown = sorted({p['img_id'] for p, _ in results} - known)
@@ -271,14 +412,15 @@ class DifficultySplitCocoMetric(CocoMetric):
 
         gts = self.coco.loadAnns(self.coco.getAnnIds(
             imgIds=p.imgIds, catIds=p.catIds if p.useCats else []))
-        levels = annotation_levels(gts, self.dataset_meta['num_keypoints'])
+        levels = annotation_levels(gts, self.dataset_meta['num_keypoints'],
+                                   self.factors)
         masks = split_masks(levels)
         ann_ids = levels['ids']
-        member = np.stack([masks[s] for s in SPLIT_NAMES], 1)  # (N, S)
+        member = np.stack([masks[s] for s in self.split_names], 1)  # (N, S)
         row_of = {int(a): i for i, a in enumerate(ann_ids)}
         split_rows = engine.split_rows(member, row_of, result_ann)
         rows = {}
-        for s, name in enumerate(SPLIT_NAMES):
+        for s, name in enumerate(self.split_names):
             rows[name] = split_rows[s]
             rows[name]['count'] = int(masks[name].sum())
         rows['all'] = {'count': int((levels['combined'] >= 0).sum())}
