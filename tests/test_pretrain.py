@@ -117,10 +117,13 @@ def _committed_backbone_is_used_where_its_key_matches(tiny_coco, tmp_path):
     folder = str(tmp_path / 'weights')
     path, record = pretrained_backbone(
         PRETRAIN, tiny_coco, epochs=2, cache_dir=str(tmp_path),
-        weights_dir=folder, commit_weights=True, command='python x.py')
+        weights_dir=folder, commit_weights=True, command='python x.py',
+        commit='0123abc')
     assert path == osp.join(folder, 'pretrain_r18_silhouette.pth')
     assert record['committed'] and record['command'] == 'python x.py'
     on_disk = verify_weights(path)  # sha256 and size
+    # the commit the study started at, not HEAD when the file was written
+    assert on_disk['commit'] == '0123abc'
     assert on_disk['settings_key'] == record['settings_key']
     assert on_disk['final']['loss'] == record['epoch_losses'][-1]
     cached_path, _ = pretrained_backbone(PRETRAIN, tiny_coco, epochs=2,

@@ -158,7 +158,8 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
                         allow_training: bool = True,
                         weights_dir: str | None = None,
                         commit_weights: bool = False,
-                        command: str = '') -> tuple[str, dict]:
+                        command: str = '',
+                        commit: str | None = None) -> tuple[str, dict]:
     """Backbone weights pretrained by ``config``: committed, cached, or
     trained once.
 
@@ -184,6 +185,10 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
         commit_weights (bool): write the backbone (trained, or found in the
             cache) to ``weights_dir``. Default: False.
         command (str): the command that trains it, for the committed record.
+        commit (str, optional): the source commit it trains at, for the
+            committed record. Default: the commit when this is called
+            (before training: commits made while it trains are not its
+            code's).
 
     Returns:
         tuple[str, dict]: the path of the backbone's ``state_dict`` (keys
@@ -196,6 +201,7 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
         InvalidArgumentError: the cache folder (``MMIPR_CACHE``) is not a
             usable folder.
     """
+    commit = commit or source_commit()
     cfg = pretraining_config(config, data_root, epochs, seed)
     key = pretraining_key(cfg)
     name = osp.splitext(osp.basename(config))[0]
@@ -212,7 +218,7 @@ def pretrained_backbone(config: str, data_root: str, epochs: int,
         state = load_checkpoint_file(weights, map_location='cpu')
         committed_record = save_weights(
             committed_file, state['state_dict'],
-            dict(command=command, commit=source_commit(), settings_key=key,
+            dict(command=command, commit=commit, settings_key=key,
                  seconds=record['train_seconds'],
                  final=dict(loss=record['epoch_losses'][-1]),
                  config=record['config'], epochs=epochs,

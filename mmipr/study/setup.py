@@ -113,7 +113,8 @@ class Start:
             backbone=self.backbone if pretrained else None)
 
 
-def prepare(settings: StudySettings, show_progress: bool = False) -> Start:
+def prepare(settings: StudySettings, show_progress: bool = False,
+            commit: str | None = None) -> Start:
     """The dataset, the pretrained backbone and the initial weights' folder.
 
     Args:
@@ -122,6 +123,8 @@ def prepare(settings: StudySettings, show_progress: bool = False) -> Start:
             ``weights_dir``, ``commit_weights``; with ``reuse_only`` no
             pretraining is started).
         show_progress (bool): show a progress bar for the pretraining.
+        commit (str, optional): the source commit, for a committed
+            backbone's record. Default: the commit when this is called.
 
     Returns:
         Start: the set-up.
@@ -143,6 +146,6 @@ def prepare(settings: StudySettings, show_progress: bool = False) -> Start:
                 allow_training=not settings.reuse_only,
                 weights_dir=settings.weights_dir,
                 commit_weights=settings.commit_weights,
-                command=settings.command)
+                command=settings.command, commit=commit)
     return Start(dataset, backbone, pretraining,
                  osp.join(settings.work_dir, 'init'))

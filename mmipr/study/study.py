@@ -114,7 +114,7 @@ def run_study(settings: StudySettings) -> StudyOutcome:
     commit = source_commit()
     ledger = Ledger(settings.ledger_dir)
     with work_dir_lock(settings.work_dir):
-        start = prepare(settings)
+        start = prepare(settings, commit=commit)
         record = start.pretraining
         if record is not None and not record['reused']:
             print(f'pretrained the backbone in '
