@@ -89,6 +89,36 @@ def test_a_record_holds_what_the_report_needs_and_no_machine_path(tmp_path):
     assert math.isnan(back['instance_stats']['0']['A(2)'])
 
 
+def test_records_follow_the_studys_T_and_keep_their_keys(tmp_path):
+    """A study at T=6 leaves detection_seed0 (6 epochs) and
+    detection_T3_seed0; a study at T=12 finds the 6-epoch run as its T/2 run
+    (detection_T6_seed0) and the 3-epoch one where it was; back at T=6 the
+    names return. Nothing is lost, no key changes; a taken name is left."""
+    ledger = Ledger(str(tmp_path / 'runs'))
+    for epochs, ap in ((6, 0.36), (3, 0.27)):
+        ledger.write(make_record(_result('detection', 0, epochs, ap), 'abc',
+                                 _heatmap_stats(0.4), None))
+    before = {r: ledger.read(r) for r in ledger.run_ids()}
+    assert ledger.align(12) == [('detection_seed0', 'detection_T6_seed0')]
+    assert ledger.run_ids() == ['detection_T3_seed0', 'detection_T6_seed0']
+    moved = ledger.read('detection_T6_seed0')
+    assert moved == dict(before['detection_seed0'],
+                         run_id='detection_T6_seed0')
+    assert ledger.lookup('detection_T6_seed0', 'k' * 16).status == 'current'
+    assert ledger.lookup('detection_seed0', 'k' * 16).status == 'missing'
+    assert ledger.align(12) == []
+    assert ledger.align(6) == [('detection_T6_seed0', 'detection_seed0')]
+    assert {r: ledger.read(r) for r in ledger.run_ids()} == before
+    # a 3-epoch seed-7 run of a study at T=3 (detection_seed7) while
+    # detection_T3_seed7 holds another 3-epoch run: both stay
+    three = before['detection_T3_seed0']
+    ledger.write(dict(three, run_id='detection_seed7', seed=7))
+    ledger.write(dict(three, run_id='detection_T3_seed7', seed=7,
+                      settings_key='other'))
+    assert ledger.align(6) == []
+    assert ledger.read('detection_seed7')['run_id'] == 'detection_seed7'
+
+
 def test_the_report_is_written_from_records_alone_and_names_stale_ones(
         tmp_path):
     """No work dir, no checkpoint, no config file: records only."""

@@ -15,7 +15,8 @@ version of the code that trains and evaluates (guarded by
 unchanged version). A record whose key differs is *stale*: never mixed in,
 named in the report, retrained.
 
-Run ids are ``<variant>[_T<epochs>]_seed<k>`` (:func:`run_id`).
+Run ids are ``<variant>[_T<epochs>]_seed<k>`` (:func:`run_id`); a study
+with another T renames the records to its ids first (:meth:`Ledger.align`).
 """
 from __future__ import annotations
 
@@ -276,6 +277,37 @@ class Ledger:
             json.dump(record, f, indent=1, sort_keys=True)
             f.write('\n')
         return path
+
+    def align(self, study_epochs: int) -> list[tuple[str, str]]:
+        """Rename every record to its id under a study of ``study_epochs``.
+
+        A run's id names its length only when it differs from the study's T
+        (:func:`run_id`), so a study with another T looks for its runs under
+        other ids: the ``detection_seed0`` of a study at T=20 is the
+        ``detection_T20_seed0`` (the T/2 run) of one at T=40. Renaming keeps
+        every finished run findable by the id the study computes, whatever
+        T the previous one used; a record's settings key does not depend on
+        its id. A record whose new id is taken by another record stays where
+        it is (the study then finds the other one, current or stale).
+
+        Args:
+            study_epochs (int): the study's T.
+
+        Returns:
+            list[tuple[str, str]]: ``(old id, new id)`` of each renamed
+            record.
+        """
+        renamed = []
+        for old in self.run_ids():
+            record = self.read(old)
+            variant, _, seed = parse_run_id(old)
+            new = run_id(variant, seed, record['epochs'], study_epochs)
+            if new == old or osp.exists(self.path(new)):
+                continue
+            self.write(dict(record, run_id=new))
+            os.remove(self.path(old))
+            renamed.append((old, new))
+        return renamed
 
     def run_ids(self) -> list[str]:
         """Every run with a record, sorted."""

@@ -113,6 +113,9 @@ def run_study(settings: StudySettings) -> StudyOutcome:
     # count as uncommitted changes.
     commit = source_commit()
     ledger = Ledger(settings.ledger_dir)
+    for old, new in ledger.align(settings.epochs):
+        print(f'ledger record {old} is {new} in a study of T={settings.epochs}'
+              f' epochs: renamed (commit the rename)')
     with work_dir_lock(settings.work_dir):
         start = prepare(settings, commit=commit)
         record = start.pretraining
