@@ -117,9 +117,19 @@ def test_argmax_head_onnx_equals_pytorch(unbiased, tmp_path):
     np.testing.assert_allclose(scores, expected_scores, atol=1e-6)
     if not unbiased:
         np.testing.assert_allclose(keypoints, expected_kpts, atol=1e-3)
-    else:  # most joints; the rest are the ill-conditioned ones above
-        agree = np.abs(keypoints - expected_kpts).max(-1) < 1e-3
-        assert agree.mean() > 0.5, agree
+    else:
+        # the joints whose DARK decoding is stable under a perturbation of
+        # the maps at float32's resolution must agree; the others are the
+        # ill-conditioned ones above, whose answer depends on the processor
+        gen = torch.Generator().manual_seed(0)
+        noise = torch.randn(heatmaps.shape, generator=gen) * 1e-6 \
+            * float(np.abs(heatmaps).max())
+        perturbed = np.concatenate([d.keypoints for d in model.head.decode(
+            torch.from_numpy(heatmaps) + noise)])
+        stable = np.abs(perturbed - expected_kpts).max(-1) < 1e-4
+        assert stable.mean() >= 0.25, stable  # not a vacuous check
+        np.testing.assert_allclose(keypoints[stable], expected_kpts[stable],
+                                   atol=1e-3)
 
 
 def peaked_heatmaps(n: int = 4) -> torch.Tensor:
