@@ -14,7 +14,7 @@ from mmipr.study.committed_weights import save_weights
 from mmipr.study.ledger import Ledger
 from mmipr.study.plan import PRETRAIN_CONFIG, StudySettings
 from mmipr.study.records import make_record, record_result
-from mmipr.study.report_text import write_study_document
+from mmipr.study.report_text import shown_path, write_study_document
 
 SPLITS = ('easy', 'medium', 'hard', 'easy_medium', 'all')
 
@@ -159,6 +159,13 @@ def test_the_report_is_written_from_records_alone_and_names_stale_ones(
     assert '| yes |' in row
     assert 'not judged: no T/2 run' in text
     assert 'after epochs 4 and 5' in text
+    # the recipe's arithmetic is read from the runs' config, not assumed
+    assert 'float32 (MMEngine\'s `OptimWrapper`)' in text
+    assert 'bfloat16' not in text
+    # a committed document names the ledger inside the clone relatively
+    assert shown_path(osp.join(REPO, 'docs', 'study', 'runs')) == \
+        osp.join('docs', 'study', 'runs')
+    assert shown_path(ledger.folder) == ledger.folder  # outside: as given
 
 
 # ---------------------------------------------------------------- end to end

@@ -103,7 +103,8 @@ def record_result(record: dict, reused: bool) -> dict:
             this invocation).
 
     Returns:
-        dict: ``run_id``, ``name``, ``seed``, ``epochs``, ``val_metrics``
+        dict: ``run_id``, ``name``, ``seed``, ``epochs``, ``config`` (its
+        file name), ``val_metrics``
         (per validated epoch: ``epoch`` and :data:`CURVE_KEYS`),
         ``metrics`` (``final`` plus ``hm/<split>/...`` from the heatmap
         statistics), ``epoch_losses``, ``grad_ratios``, ``heatmap_stats``,
@@ -123,7 +124,7 @@ def record_result(record: dict, reused: bool) -> dict:
     result = dict(
         run_id=record['run_id'], name=record['variant'],
         seed=record['seed'], epochs=record['epochs'],
-        val_metrics=val_metrics,
+        config=record['config'], val_metrics=val_metrics,
         metrics={k: _float(v) for k, v in record['final'].items()},
         epoch_losses=[_float(v) for v in record['epoch_losses']],
         grad_ratios=[_float(v) for v in record['grad_ratios']],

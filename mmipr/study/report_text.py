@@ -5,10 +5,20 @@ from __future__ import annotations
 import os
 import os.path as osp
 
+from mmengine.config import Config
+
 from .claims import claims_table, saturation_rows, spread
 from .figures import plot_activation_sums, plot_curves, plot_difficulty_bars
-from .ledger import SATURATION_TOLERANCE
-from .plan import PRETRAIN_CONFIG, PRETRAIN_TASK, SEEDED, TABLE1, TABLE5_A1, StudySettings
+from .ledger import SATURATION_TOLERANCE, SOURCE_ROOT
+from .plan import (
+    PRETRAIN_CONFIG,
+    PRETRAIN_TASK,
+    SEEDED,
+    TABLE1,
+    TABLE5_A1,
+    StudySettings,
+    synthetic_config,
+)
 from .report import comparison_table, group_by_variant, split_counts_line
 from .runs import VALIDATIONS_PER_RUN, lr_drops, val_interval
 from .tables import (
@@ -87,7 +97,8 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         f'{train_minutes:.0f} minutes in training iterations) on the '
         'machines their records name, plus the heatmap statistics. Every '
         'number below is read from the ledger, one record per run '
-        f'(`{settings.ledger_dir}/<run_id>.json`, each with its commit, '
+        f'(`{shown_path(settings.ledger_dir)}/<run_id>.json`, each with its '
+        'commit, '
         'settings key and machine).',
         '',
         stale_text(stale, skipped),
@@ -108,8 +119,9 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         'rounded to whole epochs, the second at most T - 1, the first '
         'before it; `mmipr.study.runs.lr_drops`), validation every '
         f'{val_interval(settings.epochs)} epochs and after the last (about '
-        f'{VALIDATIONS_PER_RUN} points per curve), bfloat16 autocast, '
-        'channels-last, images decoded once in the main process.',
+        f'{VALIDATIONS_PER_RUN} points per curve), '
+        f'{precision(runs[0]["config"])}, channels-last weights, images '
+        'decoded once in the main process.',
         starting_weights_line(pretraining),
         '- Fairness conventions: detection targets are Gaussians centred on '
         'the exact sub-pixel keypoint (`unbiased=True`, hence DARK '
@@ -275,3 +287,22 @@ def stale_text(stale: dict, skipped: dict) -> str:
               + ('left out' if run_id in skipped else 'retrained')
               for run_id, why in stale.items()]
     return '\n'.join(lines)
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the repository where it lies inside it (the
+    document is committed; a machine's absolute path means nothing to its
+    readers)."""
+    full = osp.abspath(path)
+    inside = full.startswith(SOURCE_ROOT.rstrip('/') + '/')
+    return osp.relpath(full, SOURCE_ROOT) if inside else path
+
+
+def precision(config: str) -> str:
+    """The arithmetic a ``configs/synthetic`` config trains in, in words,
+    read from its optimiser wrapper."""
+    wrapper = Config.fromfile(synthetic_config(osp.basename(config))) \
+        .optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'OptimWrapper':
+        return 'float32 (MMEngine\'s `OptimWrapper`)'
+    return f'mixed precision (`{wrapper}`)'
