@@ -3,6 +3,7 @@ import contextlib
 import os.path as osp
 from typing import Iterator, Optional
 
+import numpy as np
 import pytest
 import torch
 
@@ -79,3 +80,28 @@ def topdown_pipeline(input_size: tuple, codec: Optional[dict] = None) -> list:
         *targets,
         dict(type='PackPoseInputs'),
     ]
+
+
+def reference_split_epe(samples: list, truth: dict, splits_of, split: str,
+                        num_keypoints: int) -> float:
+    """The EPE of ``split`` written out: the mean pixel distance between
+    each sample's predicted keypoints and its ground truth's labelled ones
+    (``v > 0``), over the samples whose ground truth is in ``split``
+    (``'all'``: in any split).
+
+    Args:
+        samples (list): data samples with ``id`` and ``pred_instances``.
+        truth (dict): sample id -> its COCO ground truth (``keypoints``).
+        splits_of (callable): ground truth -> the names of its splits.
+        split (str): a split name or ``'all'``.
+        num_keypoints (int): K.
+    """
+    errs = []
+    for s in samples:
+        gt = truth[s['id']]
+        names = splits_of(gt)
+        if (split == 'all' and names) or split in names:
+            g = np.reshape(gt['keypoints'], (num_keypoints, 3))
+            d = s['pred_instances']['keypoints'][0]
+            errs += list(np.hypot(*(d - g[:, :2]).T)[g[:, 2] > 0])
+    return float(np.mean(errs))

@@ -17,6 +17,7 @@ import mmpose
 import numpy as np
 import pytest
 import torch
+from conftest import reference_split_epe
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.evaluation import CocoMetric
 from pycocotools.coco import COCO
@@ -273,16 +274,9 @@ def test_epe_per_split_with_gt_boxes(ann_file):
                                                 nms_mode='none'), samples)
     anns = {a['id']: a for a in coco_json['annotations']}
     for split in SPLITS + ['all']:
-        errs = []
-        for s in samples:
-            ann = anns[s['id']]
-            names = reference_split_of(ann)
-            if (split == 'all' and names) or split in names:
-                g = np.reshape(ann['keypoints'], (K, 3))
-                d = s['pred_instances']['keypoints'][0]
-                errs += list(np.hypot(*(d - g[:, :2]).T)[g[:, 2] > 0])
-        assert ours[f'coco/{split}/EPE'] == pytest.approx(np.mean(errs),
-                                                          rel=1e-5)
+        want = reference_split_epe(samples, anns, reference_split_of, split,
+                                   K)
+        assert ours[f'coco/{split}/EPE'] == pytest.approx(want, rel=1e-5)
 
 
 def test_epe_with_detected_boxes_uses_oks_matching(ann_file):

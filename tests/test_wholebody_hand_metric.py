@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import reference_split_epe
 from mmpose.datasets import CocoWholeBodyHandDataset
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from pycocotools.coco import COCO
@@ -375,15 +376,8 @@ def test_epe_per_split_pairs_by_hand_box(wholebody, ann_file):
     ours = run_metric(DifficultySplitCocoMetric(
         ann_file=ann_file, gt_format='coco_wholebody_hand'), samples)
     for split in SPLITS + ['all']:
-        errs = []
-        for s in samples:
-            h = hands[s['id']]
-            names = reference_splits(h)
-            if (split == 'all' and names) or split in names:
-                g = np.reshape(h['keypoints'], (K, 3))
-                d = s['pred_instances']['keypoints'][0]
-                errs += list(np.hypot(*(d - g[:, :2]).T)[g[:, 2] > 0])
-        assert ours[f'coco/{split}/EPE'] == pytest.approx(np.mean(errs),
+        want = reference_split_epe(samples, hands, reference_splits, split, K)
+        assert ours[f'coco/{split}/EPE'] == pytest.approx(want,
                                                           rel=1e-5), split
     # no dataset metainfo: MMPose's hand metainfo, the same numbers
     no_meta = run_metric(DifficultySplitCocoMetric(
