@@ -309,6 +309,16 @@ class Ledger:
             renamed.append((old, new))
         return renamed
 
+    def find(self, settings_key: str) -> dict | None:
+        """The record whose settings key is ``settings_key``, whatever its
+        id is now (ids follow the study's T: :meth:`align`), or None."""
+        return next((r for r in self.records()
+                     if r['settings_key'] == settings_key), None)
+
+    def records(self) -> list[dict]:
+        """Every record, in :meth:`run_ids` order."""
+        return [self.read(run) for run in self.run_ids()]
+
     def run_ids(self) -> list[str]:
         """Every run with a record, sorted."""
         if not osp.isdir(self.folder):

@@ -25,7 +25,7 @@ INSTANCE_KEYS = ('oks', 'A(1)', 'A(2)')
 INSTANCE_DECIMALS = 4
 
 
-def _number(value) -> float | None:
+def json_number(value) -> float | None:
     """A JSON-safe number: NaN and infinities become None."""
     value = float(value)
     return value if math.isfinite(value) else None
@@ -62,8 +62,8 @@ def make_record(result: dict, commit: str, heatmap_stats: dict | None,
     validated = result['val_metrics']
     curve = dict(epoch=[int(m['epoch']) for m in validated])
     for key in CURVE_KEYS:
-        curve[key] = [_number(m.get(key, math.nan)) for m in validated]
-    final = {k: _number(v) for k, v in result['metrics'].items()
+        curve[key] = [json_number(m.get(key, math.nan)) for m in validated]
+    final = {k: json_number(v) for k, v in result['metrics'].items()
              if k != 'epoch'}
     hm = None
     if heatmap_stats is not None:
@@ -72,7 +72,7 @@ def make_record(result: dict, commit: str, heatmap_stats: dict | None,
     instances = None
     if instance_stats is not None:
         instances = {
-            str(ann): {k: (None if _number(e[k]) is None
+            str(ann): {k: (None if json_number(e[k]) is None
                            else round(float(e[k]), INSTANCE_DECIMALS))
                        for k in INSTANCE_KEYS}
             for ann, e in instance_stats.items()}
@@ -84,8 +84,8 @@ def make_record(result: dict, commit: str, heatmap_stats: dict | None,
         config=osp.basename(result['config']), lr=result['lr'],
         lr_drop_epochs=result['lr_drop_epochs'],
         val_interval=result['val_interval'], ap_curve=curve, final=final,
-        epoch_losses=[_number(v) for v in result['epoch_losses']],
-        grad_ratios=[_number(v) for v in result['grad_ratios']],
+        epoch_losses=[json_number(v) for v in result['epoch_losses']],
+        grad_ratios=[json_number(v) for v in result['grad_ratios']],
         heatmap_stats=hm, instance_stats=instances,
         train_seconds=round(result['train_seconds'], 1),
         wall_seconds=round(result['wall_seconds'], 1),
