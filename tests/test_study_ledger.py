@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from mmipr.study.committed_weights import save_weights
+from mmipr.study.committed_weights import save_weights, verify_weights
 from mmipr.study.ledger import Ledger
 from mmipr.study.plan import PRETRAIN_CONFIG, StudySettings
 from mmipr.study.records import make_record, record_result
@@ -215,7 +215,7 @@ def test_a_record_is_reused_in_a_fresh_clone_and_stale_ones_retrained(
         (clone / 'docs').mkdir(parents=True)
     ledger_a, weights_a = str(a / 'runs'), str(a / 'weights')
     monkeypatch.setenv('MMIPR_CACHE', str(a / 'cache'))
-    settings = _clone_settings(a, ledger_a, weights_a)
+    settings = _clone_settings(a, ledger_a, weights_a, commit_weights=True)
     from mmipr.datasets import ensure_synthetic_coco
     ensure_synthetic_coco(settings.data_root, num_train=24, num_val=12,
                           seed=0, workers=1)
@@ -226,6 +226,12 @@ def test_a_record_is_reused_in_a_fresh_clone_and_stale_ones_retrained(
     assert record['ap_curve']['epoch'] == [1, 2, 3, 4]
     assert record['heatmap_stats'] and record['instance_stats']
     assert os.path.getsize(Ledger(ledger_a).path('detection_seed0')) < 50_000
+    # --commit-weights: the run's model beside the backbone, of this record
+    model = verify_weights(osp.join(weights_a, 'detection_seed0.pth'))
+    assert model['settings_key'] == record['settings_key']
+    assert model['ledger_final']['coco/AP'] == record['final']['coco/AP']
+    assert model['final']['coco/AP'] == pytest.approx(
+        record['final']['coco/AP'], abs=0.005)
 
     # clone B: only the committed ledger and weights travel
     ledger_b, weights_b = str(b / 'runs'), str(b / 'weights')

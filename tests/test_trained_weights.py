@@ -5,6 +5,7 @@ split in the slow test)."""
 import os.path as osp
 
 import pytest
+from conftest import REPO
 
 from mmipr.study.committed_weights import verify_weights
 from mmipr.study.ledger import LEDGER_DIR, Ledger
@@ -21,8 +22,6 @@ from mmipr.study.trained import (
     val_subset,
 )
 from mmipr.utils.validation import InvalidArgumentError
-
-from .conftest import REPO
 
 WEIGHTS = osp.join(REPO, 'weights')
 LEDGER = Ledger(osp.join(REPO, LEDGER_DIR))

@@ -29,7 +29,9 @@ document is written from the records alone. For detection, integral and
 integral + prior sigma 2 a run of T // 2 epochs decides whether T saturated
 (AP at T at most 5 % above AP at T/2, or within the seed spread). The
 pretrained backbone is taken from ``weights/`` when its committed record's
-settings key matches (``--commit-weights`` writes a retrained one there).
+settings key matches (``--commit-weights`` writes a retrained one there,
+and the trained seed-0 models of detection, integral and integral + prior
+sigma 2 at T: :func:`mmipr.study.trained.commit_trained`).
 
 Runs start in priority order and none starts unless it is expected to
 finish within ``--budget`` minutes (the longest run so far as the estimate);
@@ -94,8 +96,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=osp.join(SOURCE_ROOT, WEIGHTS_DIR),
                         help='committed weights (the pretrained backbone)')
     parser.add_argument('--commit-weights', action='store_true',
-                        help='write a (re)trained backbone to --weights-dir '
-                        '(NAME.pth + NAME.json)')
+                        help='write a (re)trained backbone, and the model '
+                        'of each finished seed-0 run of detection, integral '
+                        'and integral_kl2 at T, to --weights-dir (NAME.pth + '
+                        'NAME.json)')
     parser.add_argument('--variants', nargs='+', metavar='VARIANT',
                         choices=[n for n, _, _ in TABLE1 + FIG2D + (SCRATCH,)],
                         help='train only these variants (default: all)')

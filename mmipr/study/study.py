@@ -31,6 +31,7 @@ from .report_text import write_study_document
 from .runs import RunSpec, build_config, settings_key
 from .schedule import Schedule, train_runs
 from .setup import prepare
+from .trained import TRAINED_VARIANTS, commit_trained
 from .workdir import StudyError, work_dir_lock
 
 
@@ -148,6 +149,16 @@ def run_study(settings: StudySettings) -> StudyOutcome:
                 else None
             path = ledger.write(make_record(result, commit, stats, inst))
             print(f'wrote {path}')
+            if (settings.commit_weights and full and result['seed'] == 0
+                    and result['name'] in TRAINED_VARIANTS):
+                model = commit_trained(
+                    result['run_id'], result['checkpoint'], ledger,
+                    settings.weights_dir, settings.data_root,
+                    command=settings.command, commit=commit)
+                ap = model['final']['coco/AP']
+                print(f"wrote the model of {result['run_id']} to "
+                      f"{settings.weights_dir} (AP {ap:.3f}; commit it with "
+                      'its record)')
             results[result['run_id']] = record_result(
                 ledger.read(result['run_id']), reused=False)
 
