@@ -22,7 +22,8 @@ def test_the_study_plans_the_papers_runs_in_priority_order():
         'detection_sigma0.5_seed0', 'detection_sigma1_seed0',
         'detection_sigma3_seed0', 'detection_scratch_seed0',
         'integral_kl0.5_seed0', 'integral_kl4_seed0', 'integral_kl1_seed0',
-        'integral_kl3_seed0']
+        'integral_kl3_seed0', 'integral_gu2021_seed0', 'integral_js2_seed0',
+        'integral_debias_kl2_seed0']
     for spec in specs:
         assert spec.epochs == (3 if '_T3_' in spec.run_id else 6)
         assert osp.isfile(spec.config)

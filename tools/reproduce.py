@@ -4,10 +4,13 @@ Trains the variants of the paper's Table 1 (detection sigma 2; integral
 regression; integral + prior sigma 0.5, 1, 2, 3, 4) and Fig. 2(d) (detection
 sigma 0.5, 1, 3) from ``configs/synthetic/`` (the paper's 64x48 heatmaps, one
 recipe for all), ``--seeds`` seeds for detection, integral and integral +
-prior sigma 2, every variant of a seed from the same initial weights: a
-backbone pretrained once on a task neutral to both heads (person silhouettes,
-``configs/synthetic/pretrain_r18_silhouette.py``; cached outside the clone)
-under heads seeded identically. A detection run from scratch measures what
+prior sigma 2, and beyond the paper integral regression with Gu et al.
+2021's debiasing, with DSNT's Jensen-Shannon prior (sigma 2) and with
+MMPose's debias formula plus the KL prior, every variant of a seed from the
+same initial weights: a
+backbone pretrained once on a task neutral to both heads (the body parts of
+each person, ``configs/synthetic/pretrain_r18_parts.py``; committed under
+``weights/``) under heads seeded identically. A detection run from scratch measures what
 the pretraining is worth. Each is
 validated with DifficultySplitCocoMetric on the dataset's
 detected boxes, under the shared instance-scoring rule (box score) and under
@@ -53,14 +56,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmipr  # noqa: E402,F401  (makes MMPose importable, registers mmipr)
 from mmipr.study.committed_weights import WEIGHTS_DIR  # noqa: E402
 from mmipr.study.ledger import LEDGER_DIR, SOURCE_ROOT  # noqa: E402
-from mmipr.study.plan import (  # noqa: E402
-    FIG2D,
-    MIN_EPOCHS_HINT,
-    MIN_STUDY_EPOCHS,
-    SCRATCH,
-    TABLE1,
-    StudySettings,
-)
+from mmipr.study.plan import MIN_EPOCHS_HINT, MIN_STUDY_EPOCHS, StudySettings, variant_names  # noqa: E402
 from mmipr.study.study import run_study  # noqa: E402
 from mmipr.study.workdir import StudyError  # noqa: E402
 from mmipr.utils.validation import InvalidArgumentError, cli_number, non_negative_int, positive_int  # noqa: E402
@@ -101,7 +97,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'and integral_kl2 at T, to --weights-dir (NAME.pth + '
                         'NAME.json)')
     parser.add_argument('--variants', nargs='+', metavar='VARIANT',
-                        choices=[n for n, _, _ in TABLE1 + FIG2D + (SCRATCH,)],
+                        choices=variant_names(),
                         help='train only these variants (default: all)')
     parser.add_argument('--no-half-runs', action='store_true',
                         help='plan no T // 2 runs (no saturation verdicts)')

@@ -175,6 +175,14 @@ def claim_rows(by_name: dict, noise: float, prefix: str = 'coco') -> list:
                   'detection_sigma3'):
         claim(f'Detection sigma 2 beats {other} (Fig. 2d, AP)', 'detection',
               metric('detection', ap), other, metric(other, ap), noise)
+    for other, what in (('integral_gu2021', 'Gu et al. 2021\'s debiasing'),
+                        ('integral_js2', 'DSNT\'s JS prior (sigma 2)')):
+        claim(f'Beyond the paper: the KL prior (sigma 2) beats integral '
+              f'regression with {what} (AP)', 'integral_kl2',
+              metric('integral_kl2', ap), other, metric(other, ap), noise)
+    claim('Beyond the paper: MMPose\'s debias formula adds to the KL prior '
+          '(AP)', 'integral_debias_kl2', metric('integral_debias_kl2', ap),
+          'integral_kl2', metric('integral_kl2', ap), noise)
     for name in ('detection', 'integral', 'integral_kl2'):
         for split in ('easy_medium', 'hard'):
             de, re = f'hm/{split}/E_de', f'hm/{split}/E_re'

@@ -4,8 +4,9 @@ the order the runs start in.
 The study (:func:`study_plan`) trains the variants of the paper's Table 1
 (detection sigma 2; integral regression; integral + prior sigma 0.5-4) and
 Fig. 2(d) (detection sigma 0.5, 1, 3), ``seeds`` seeds of the three main
-variants, and a detection run from scratch that measures what the pretraining
-is worth. The demo (:func:`demo_plan`) trains the three main variants.
+variants, a detection run from scratch that measures what the pretraining
+is worth, and beyond the paper the alternatives to its prior that MMPose
+users have (:data:`BEYOND`). The demo (:func:`demo_plan`) trains the three main variants.
 Every run of a seed starts from the same initial weights
 (:meth:`~mmipr.study.setup.Start.weights`).
 """
@@ -37,6 +38,18 @@ FIG2D = (
     ('detection_sigma1', 'sbl_r18_detection_sigma1.py', None),
     ('detection_sigma3', 'sbl_r18_detection_sigma3.py', None),
 )
+#: (variant, config, None): beyond the paper, the alternatives MMPose users
+#: have, at one seed: integral regression debiased as Gu et al. 2021 derive
+#: it, DSNT's Jensen-Shannon prior (sigma 2), and MMPose's debias formula
+#: with the paper's KL prior (sigma 2)
+BEYOND = (
+    ('integral_gu2021', 'sbl_r18_integral_gu2021.py', None),
+    ('integral_js2', 'sbl_r18_integral_js2.py', None),
+    ('integral_debias_kl2', 'sbl_r18_integral_debias_kl2.py', None),
+)
+#: MMPose's published COCO val2017 AP of the integral models beside them
+#: (ResNet-50, 256x256, from a heatmap model: ``configs/README.md``)
+MMPOSE_INTEGRAL_AP = dict(IPR=63.3, DSNT=67.4, debias=67.5)
 #: the control of the pretraining: detection from seeded weights alone
 SCRATCH = ('detection_scratch', 'sbl_r18_detection.py', None)
 #: variants trained with several seeds, whose spread defines a tie
@@ -115,8 +128,8 @@ class StudySettings:
         half_runs (bool): plan a run of T // 2 epochs (seed ``first_seed``)
             of each :data:`SATURATION_VARIANTS`, for the saturation
             criterion. Default: True.
-        variants (tuple, optional): train only these variants (names of
-            :data:`TABLE1`, :data:`FIG2D`, :data:`SCRATCH`). Default: all.
+        variants (tuple, optional): train only these variants
+            (:func:`variant_names`). Default: all.
         cfg_options (dict): overrides of every run's config (as
             ``--cfg-options``; part of each run's settings key).
     """
@@ -151,12 +164,18 @@ class StudySettings:
         check_number(owner, 'budget', self.budget, low=0, allow_none=True)
         for name in ('reuse_only', 'commit_weights', 'half_runs'):
             check_bool(owner, name, getattr(self, name))
-        known = [n for n, _, _ in TABLE1 + FIG2D + (SCRATCH, )]
+        known = variant_names()
         unknown = sorted(set(self.variants or ()) - set(known))
         if unknown:
             raise InvalidArgumentError(
                 f'{owner}: variants {unknown} are not variants of the study; '
                 f'choose among {known}')
+
+
+def variant_names() -> list[str]:
+    """Every variant the study trains, in :func:`study_plan`'s order of
+    kinds (Table 1, Fig. 2(d), the scratch control, beyond the paper)."""
+    return [n for n, _, _ in TABLE1 + FIG2D + (SCRATCH, ) + BEYOND]
 
 
 def _specs(variants, settings: StudySettings,
@@ -186,7 +205,8 @@ def study_plan(settings: StudySettings,
                pretrained: bool) -> list[RunSpec]:
     """The study's runs in priority order: Table 1's three seeded variants,
     their T/2 runs (``half_runs``), the Fig. 2(d) sweep, the pretraining's
-    control (with a pretrained backbone only), then the prior sweep; only
+    control (with a pretrained backbone only), the prior sweep, then the
+    alternatives beyond the paper (:data:`BEYOND`); only
     ``settings.variants`` where given.
 
     Args:
@@ -211,6 +231,7 @@ def study_plan(settings: StudySettings,
         specs += _specs([SCRATCH], settings, weights, [first],
                         pretrained=False)
     specs += _specs(TABLE1[3:], settings, weights, [first])
+    specs += _specs(BEYOND, settings, weights, [first])
     return specs
 
 
