@@ -4,6 +4,7 @@ import json
 import math
 import os
 import os.path as osp
+import re
 import shutil
 
 import pytest
@@ -162,6 +163,11 @@ def test_the_report_is_written_from_records_alone_and_names_stale_ones(
     # the recipe's arithmetic is read from the runs' config, not assumed
     assert 'float32 (MMEngine\'s `OptimWrapper`)' in text
     assert 'bfloat16' not in text
+    # its figures in a folder of its own, linked relative to the document
+    links = re.findall(r'!\[[^]]*\]\(([^)]+)\)', text)
+    assert links and all(link.startswith('figures/reproduction/')
+                         and osp.isfile(osp.join(osp.dirname(doc), link))
+                         for link in links)
     # a committed document names the ledger inside the clone relatively
     assert shown_path(osp.join(REPO, 'docs', 'study', 'runs')) == \
         osp.join('docs', 'study', 'runs')

@@ -41,7 +41,8 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
                          commit: str, runs: list, skipped: dict,
                          minutes: float, stale: dict | None = None) -> None:
     """Write the study's document (``settings.doc``) and its figures
-    (``figures/`` beside it) from the ledger's records alone.
+    (``figures/<document name>/`` beside it) from the ledger's records
+    alone.
 
     Args:
         settings (StudySettings): the invocation.
@@ -57,7 +58,9 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
             retrained, or is among ``skipped``).
     """
     stale = stale or {}
-    fig_dir = osp.join(osp.dirname(settings.doc), 'figures')
+    # one folder per document: two documents in one folder keep their own
+    fig_dir = osp.join(osp.dirname(settings.doc), 'figures',
+                       osp.splitext(osp.basename(settings.doc))[0])
     os.makedirs(fig_dir, exist_ok=True)
     results = [r for r in runs if r['epochs'] == settings.epochs]
     halves = [r for r in runs if r['epochs'] != settings.epochs]
