@@ -35,7 +35,7 @@ from .cache import cache_root, cache_setting, cached_file_ok, file_record
 from .committed_weights import record_path, save_weights, verify_weights
 from .ledger import source_commit
 from .progress import StudyProgressHook
-from .runs import _build_runner, settings_key
+from .runs import build_runner, settings_key
 from .workdir import StudyError, usable_folder, work_dir_lock
 
 
@@ -287,7 +287,7 @@ def _pretrain(cfg: Config, config: str, epochs: int,
     """Train (or finish) the pretraining of ``cfg``; its last ``state_dict``.
     """
     log_file = osp.join(cfg.work_dir, 'epochs.json')
-    runner = _build_runner(cfg)
+    runner = build_runner(cfg)
     if progress is not None and progress.total is None:
         progress.reset(total=len(runner.train_loop.dataloader) * epochs)
     runner.register_hook(StudyProgressHook(progress, label='pretraining'))

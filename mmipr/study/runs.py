@@ -190,7 +190,8 @@ def build_config(spec: RunSpec, work_dir: str) -> Config:
     return cfg
 
 
-def _build_runner(cfg: Config) -> Runner:
+def build_runner(cfg: Config) -> Runner:
+    """MMEngine's runner of ``cfg``, with a visualizer of its own."""
     # MMPose names its visualizer 'visualizer' and MMEngine reuses a named
     # instance: runs in one process would all write to the first run's dir.
     cfg = cfg.copy()
@@ -233,7 +234,7 @@ def settings_key(cfg: Config) -> str:
 
 def iterations_per_run(cfg: Config) -> int:
     """Training + validation iterations of one run of ``cfg`` (for the bar)."""
-    runner = _build_runner(cfg)
+    runner = build_runner(cfg)
     epochs = cfg.train_cfg.max_epochs
     return (len(runner.train_loop.dataloader) * epochs
             + len(runner.val_loop.dataloader) * len(validated_epochs(epochs)))
@@ -371,7 +372,7 @@ def run(spec: RunSpec, work_root: str, progress: tqdm | None = None,
     os.makedirs(work_dir, exist_ok=True)
     cfg = runtime_config(cfg, resumable_checkpoint(work_dir, key))
     cfg.dump(osp.join(work_dir, osp.basename(spec.config)))
-    runner = _build_runner(cfg)
+    runner = build_runner(cfg)
     hook = StudyProgressHook(progress, label=spec.run_id)
     runner.register_hook(hook)
     for extra in hooks:

@@ -34,9 +34,9 @@ from mmipr.utils.validation import InvalidArgumentError
 from .claims import saturation_rows, spread
 from .committed_weights import committed, save_weights, verify_weights
 from .ledger import Ledger
-from .plan import SEEDED, TABLE1, synthetic_config
+from .plan import MIN_STUDY_EPOCHS, SEEDED, TABLE1, synthetic_config
 from .records import json_number, record_result
-from .runs import RunSpec, _build_runner, build_config, synthetic_data_options
+from .runs import RunSpec, build_config, build_runner, synthetic_data_options
 
 #: the variants whose seed-0 models are committed
 TRAINED_VARIANTS = SEEDED
@@ -104,10 +104,11 @@ def evaluate_weights(variant: str, weights: str, data_root: str,
     Returns:
         dict: metric name -> value (None where not finite).
     """
+    # a validation has no schedule: any valid run length builds the config
     spec = RunSpec(variant, synthetic_config(variant_config(variant)),
-                   epochs=3, cfg_options=synthetic_data_options(data_root),
+                   epochs=MIN_STUDY_EPOCHS, cfg_options=synthetic_data_options(data_root),
                    load_from=weights)
-    metrics = _build_runner(build_config(spec, work_dir)).val()
+    metrics = build_runner(build_config(spec, work_dir)).val()
     return {k: json_number(v) for k, v in sorted(metrics.items())}
 
 
