@@ -92,6 +92,11 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         'starting weights, study version), trained '
         f'{len(runs) - len(reused)}.'
         if reused else f' It trained {len(runs)} runs.')
+    if skipped:
+        reuse_note += (f' **{len(skipped)} planned runs have no current record '
+                       'yet** and are left out (listed at the end): where a '
+                       'table or claim needs one, it shows "-" or "not '
+                       'measured".')
     saturation = saturation_rows(by_name, halves, noise)
     judged = [r for r in saturation if r['saturated'] is not None]
     table5_text, n_loc, n_disp = table5(table1_by_name)

@@ -27,7 +27,7 @@ from .derived import heatmap_stats, instance_stats, needs_instance_stats
 from .ledger import Ledger, Lookup, source_commit
 from .plan import MIN_EPOCHS_HINT, MIN_STUDY_EPOCHS, StudySettings, study_plan
 from .records import make_record, record_result
-from .report_text import write_study_document
+from .report_text import shown_path, write_study_document
 from .runs import RunSpec, build_config, settings_key
 from .schedule import Schedule, train_runs
 from .setup import prepare
@@ -167,7 +167,7 @@ def run_study(settings: StudySettings) -> StudyOutcome:
             schedule.skipped = {
                 s.run_id: (f'stale record: {stale[s.run_id]}'
                            if s.run_id in stale else
-                           f'no record in {settings.ledger_dir}')
+                           f'no record in {shown_path(settings.ledger_dir)}')
                 for s in missing}
         elif missing:
             longest = max([r['wall_seconds'] / 60 for r in results.values()],
