@@ -37,6 +37,15 @@ def record_path(weights: str) -> str:
     return osp.splitext(weights)[0] + '.json'
 
 
+def stored_tensors(state_dict: Mapping[str, torch.Tensor],
+                   half: bool = True) -> dict[str, torch.Tensor]:
+    """The tensors as a committed file stores them: floating ones in float16
+    (``half``), all detached, contiguous and on the CPU."""
+    return {k: (v.detach().to(torch.float16) if half and v.is_floating_point()
+                else v.detach()).contiguous().cpu()
+            for k, v in state_dict.items()}
+
+
 def save_weights(weights: str, state_dict: Mapping[str, torch.Tensor],
                  record: Mapping, meta: Mapping | None = None,
                  half: bool = True) -> dict:
@@ -55,9 +64,7 @@ def save_weights(weights: str, state_dict: Mapping[str, torch.Tensor],
     missing = [k for k in RECORD_FIELDS if k not in record]
     if missing:
         raise ValueError(f'the record of {weights} needs {missing}')
-    state = {k: (v.detach().to(torch.float16) if half and v.is_floating_point()
-                 else v.detach()).contiguous().cpu()
-             for k, v in state_dict.items()}
+    state = stored_tensors(state_dict, half)
     with atomic_output(weights) as tmp:
         torch.save(dict(state_dict=state, meta=dict(meta or {})), tmp)
     full = dict(record, sha256=file_digest(weights),

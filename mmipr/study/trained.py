@@ -32,7 +32,7 @@ from mmipr.engine.checkpoint import checkpoint_problem
 from mmipr.utils.validation import InvalidArgumentError
 
 from .claims import saturation_rows, spread
-from .committed_weights import committed, save_weights, verify_weights
+from .committed_weights import committed, save_weights, stored_tensors, verify_weights
 from .ledger import Ledger
 from .plan import MIN_STUDY_EPOCHS, SEEDED, TABLE1, synthetic_config
 from .records import json_number, record_result
@@ -188,8 +188,8 @@ def commit_trained(run: str, checkpoint: str, ledger: Ledger,
         # the numbers of what is committed: the float16 weights
         stored = osp.join(work_dir, 'stored.pth')
         torch.save(dict(state_dict={
-            k: v.half().float() if v.is_floating_point() else v
-            for k, v in state.items()}), stored)
+            k: v.float() if v.is_floating_point() else v
+            for k, v in stored_tensors(state).items()}), stored)
         final = evaluate_weights(variant, stored, data_root,
                                  osp.join(work_dir, 'full'))
         subset = val_subset(osp.join(work_dir, 'subset_data'))
