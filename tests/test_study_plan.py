@@ -23,9 +23,10 @@ def test_the_study_plans_the_papers_runs_in_priority_order():
         'detection_sigma3_seed0', 'detection_scratch_seed0',
         'integral_kl0.5_seed0', 'integral_kl4_seed0', 'integral_kl1_seed0',
         'integral_kl3_seed0', 'integral_gu2021_seed0', 'integral_js2_seed0',
-        'integral_debias_kl2_seed0']
+        'integral_debias_kl2_seed0', 'detection_T12_seed0']
     for spec in specs:
-        assert spec.epochs == (3 if '_T3_' in spec.run_id else 6)
+        assert spec.epochs == (3 if '_T3_' in spec.run_id else
+                               12 if '_T12_' in spec.run_id else 6)
         assert osp.isfile(spec.config)
         assert osp.dirname(spec.config) == osp.join(REPO, 'configs',
                                                     'synthetic')
@@ -48,7 +49,23 @@ def test_the_plan_keeps_only_the_asked_variants_and_half_runs():
         'integral_seed0']
     settings.epochs = 20
     assert [s.run_id for s in study_plan(settings, _weights, True)] == [
+        'integral_seed0', 'integral_T10_seed0', 'integral_T5_seed0']
+    settings.length_runs = False
+    assert [s.run_id for s in study_plan(settings, _weights, True)] == [
         'integral_seed0', 'integral_T10_seed0']
+
+
+def test_the_length_runs_give_detection_t_over_4_to_2t():
+    # AP against training length: T/4 and T/2 after the runs at T, and the
+    # 2T run (the longest) after every other run of the study
+    settings = StudySettings(data_root='data/x', seeds=1, epochs=40,
+                             variants=('detection', 'integral_kl4'))
+    specs = study_plan(settings, _weights, pretrained=True)
+    assert [(s.run_id, s.epochs) for s in specs] == [
+        ('detection_seed0', 40), ('detection_T20_seed0', 20),
+        ('detection_T10_seed0', 10), ('integral_kl4_seed0', 40),
+        ('detection_T80_seed0', 80)]
+    assert {s.study_epochs for s in specs} == {40}
     with pytest.raises(InvalidArgumentError, match='not variants'):
         StudySettings(variants=('detecton', ))
 

@@ -267,10 +267,12 @@ def test_reuse_only_with_no_finished_run_says_which_and_why(tiny_coco,
                      '--pretrain-epochs', '0', '--reuse-only')
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr
-    # 3 seeded variants, the Fig. 2(d) sweep, the prior sweep and the three
-    # alternatives beyond the paper (no pretraining, so no control from
-    # scratch; T // 2 = 2 is too short for saturation pairs)
-    assert 'looked for 13 runs' in proc.stderr
+    # 3 seeded variants, the Fig. 2(d) sweep, the prior sweep, the three
+    # alternatives beyond the paper and detection's 2T run (no pretraining,
+    # so no control from scratch; T // 2 = 2 is too short for saturation
+    # pairs, T // 4 = 1 for the shortest length)
+    assert 'looked for 14 runs' in proc.stderr
+    assert 'detection_T8_seed0: no ' in proc.stderr
     assert 'integral_debias_kl2_seed0: no ' in proc.stderr
     assert 'detection_seed0: no ' in proc.stderr
     assert 'integral_kl3_seed0: no ' in proc.stderr

@@ -30,8 +30,10 @@ weights, the study version) is reused on any machine and in any clone; a
 stale one (another key) is named in the document and retrained. The
 document is written from the records alone. For detection, integral and
 integral + prior sigma 2 a run of T // 2 epochs decides whether T saturated
-(AP at T at most 5 % above AP at T/2, or within the seed spread). The
-pretrained backbone is taken from ``weights/`` when its committed record's
+(AP at T at most 5 % above AP at T/2, or within the seed spread); with
+their T // 4 runs and a 2T run of detection (the study's last) they give AP
+against training length, set against the target regime (detection AP >=
+0.5, AP e/m >= 0.7). The pretrained backbone is taken from ``weights/`` when its committed record's
 settings key matches (``--commit-weights`` writes a retrained one there,
 and the trained seed-0 models of detection, integral and integral + prior
 sigma 2 at T: :func:`mmipr.study.trained.commit_trained`).
@@ -46,6 +48,7 @@ the ledger alone. One process at a time may use a work dir. The library:
     python tools/reproduce.py [--budget 120] [--seeds 2] [--epochs 10]
         [--pretrain-epochs 6] [--reuse-only] [--variants detection ...]
         [--ledger DIR] [--weights-dir DIR] [--commit-weights]
+        [--no-half-runs] [--no-length-runs]
 """
 import argparse
 import os.path as osp
@@ -101,6 +104,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='train only these variants (default: all)')
     parser.add_argument('--no-half-runs', action='store_true',
                         help='plan no T // 2 runs (no saturation verdicts)')
+    parser.add_argument('--no-length-runs', action='store_true',
+                        help='plan no T // 4 and 2T runs (no AP against '
+                        'training length beyond T // 2 and T)')
     return parser.parse_args(argv)
 
 
@@ -118,7 +124,8 @@ def main(argv=None) -> None:
             ledger_dir=args.ledger, weights_dir=args.weights_dir,
             commit_weights=args.commit_weights,
             variants=tuple(args.variants) if args.variants else None,
-            half_runs=not args.no_half_runs))
+            half_runs=not args.no_half_runs,
+            length_runs=not args.no_length_runs))
     except (StudyError, InvalidArgumentError) as err:
         sys.exit(f'tools/reproduce.py: error: {err}')
 

@@ -99,6 +99,49 @@ def verdict(better: float, worse: float, tolerance: float) -> str:
     return 'tie'
 
 
+#: the header of :func:`claims_table` (also how :func:`parse_claims` finds it)
+CLAIMS_HEADER = '| claim (paper) | measured | tie tolerance | on this data |'
+
+
+#: the earlier verdict of a claim an earlier study did not judge
+NOT_IN_EARLIER = 'not in that study'
+
+
+def parse_claims(markdown: str) -> dict[str, tuple[str, str]]:
+    """claim -> (measured, verdict), read from the claims table
+    (:func:`claims_table`) of a study document; empty without one."""
+    lines = markdown.splitlines()
+    if CLAIMS_HEADER not in lines:
+        return {}
+    claims = {}
+    for line in lines[lines.index(CLAIMS_HEADER) + 2:]:
+        if not line.startswith('|'):
+            break
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        claims[cells[0]] = (cells[1], cells[-1])
+    return claims
+
+
+def verdict_changes(rows: list, earlier: dict[str, tuple[str, str]]) -> str:
+    """Markdown table of each claim's verdict in an earlier study (claim ->
+    (measured, verdict): :func:`parse_claims`) against now (``rows``:
+    :func:`claim_rows`); a verdict that changed (both measured) in bold."""
+    lines = ['| claim (paper) | earlier: measured | earlier | now: measured '
+             '| now |', '|' + ' --- |' * 5]
+    for text, measured, _, now in rows:
+        old_measured, old = earlier.get(text, ('-', NOT_IN_EARLIER))
+        changed = old != now and judged(old) and judged(now)
+        mark = (lambda v: f'**{v}**') if changed else str
+        lines.append(f'| {text} | {old_measured} | {mark(old)} | '
+                     f'{measured} | {mark(now)} |')
+    return '\n'.join(lines)
+
+
+def judged(verdict: str) -> bool:
+    """Whether a verdict compares measurements (held, did not hold, tie)."""
+    return verdict not in ('not measured', NOT_IN_EARLIER)
+
+
 def claims_table(by_name: dict, noise: float, prefix: str = 'coco') -> str:
     """Markdown table of the paper's claims on these runs.
 
@@ -112,8 +155,7 @@ def claims_table(by_name: dict, noise: float, prefix: str = 'coco') -> str:
             keypoint scores). Default: ``'coco'``.
     """
     rows = claim_rows(by_name, noise, prefix)
-    lines = ['| claim (paper) | measured | tie tolerance | on this data |',
-             '| --- | --- | --- | --- |']
+    lines = [CLAIMS_HEADER, '| --- | --- | --- | --- |']
     lines += [f'| {t} | {m} | {tol} | {v} |' for t, m, tol, v in rows]
     return '\n'.join(lines)
 

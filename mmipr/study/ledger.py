@@ -179,6 +179,18 @@ def source_commit() -> str:
         return 'unknown'
 
 
+def committed_text(commit: str, path: str) -> str | None:
+    """The text of ``path`` (relative to the source tree) at ``commit``:
+    ``git show COMMIT:PATH``; None outside a git clone or where the commit
+    or the file is not in its history."""
+    try:
+        return subprocess.check_output(['git', 'show', f'{commit}:{path}'],
+                                       cwd=SOURCE_ROOT, text=True,
+                                       stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def machine_description() -> str:
     """A short description of this machine (processor, cores, torch)."""
     import torch

@@ -74,6 +74,21 @@ MIN_STUDY_EPOCHS = 4
 MIN_EPOCHS_HINT = 'two lr drops and at least one epoch after them'
 #: the variants whose saturation the study judges (a T/2 run each)
 SATURATION_VARIANTS = SEEDED
+#: AP against training length (the target regime): a T/4 run of each of
+#: these, beside their T/2 runs ...
+QUARTER_VARIANTS = SEEDED
+#: ... and a 2T run of these (the longest runs of the study: planned last)
+DOUBLE_VARIANTS = ('detection', )
+#: the early-training study this one replaces (detection AP 0.118): the
+#: commit that holds its document, and its recipe (that document's Setup)
+EARLY_STUDY = dict(
+    commit='ab3ccdd16298d69487aee31abe0e013277b95394',
+    path='docs/reproduction.md',
+    recipe='10 epochs, bfloat16 autocast, lr x0.1 after epochs 6 and 8, a '
+    'backbone pretrained on person silhouettes; the same data, models, '
+    'seeds and scoring rules')
+#: the target regime on the study's val split: detection's AP and AP e/m
+TARGET_AP = {'coco/AP': 0.5, 'coco/AP_easy_medium': 0.7}
 
 
 def config_dir() -> str:
@@ -128,6 +143,10 @@ class StudySettings:
         half_runs (bool): plan a run of T // 2 epochs (seed ``first_seed``)
             of each :data:`SATURATION_VARIANTS`, for the saturation
             criterion. Default: True.
+        length_runs (bool): plan the other points of AP against training
+            length (seed ``first_seed``): T // 4 epochs of each
+            :data:`QUARTER_VARIANTS`, 2T of each :data:`DOUBLE_VARIANTS`.
+            Default: True.
         variants (tuple, optional): train only these variants
             (:func:`variant_names`). Default: all.
         cfg_options (dict): overrides of every run's config (as
@@ -150,6 +169,7 @@ class StudySettings:
     weights_dir: str = osp.join(SOURCE_ROOT, WEIGHTS_DIR)
     commit_weights: bool = False
     half_runs: bool = True
+    length_runs: bool = True
     variants: tuple | None = None
     cfg_options: dict = field(default_factory=dict)
 
@@ -162,7 +182,8 @@ class StudySettings:
             check_number(owner, name, getattr(self, name), integer=True,
                          low=0)
         check_number(owner, 'budget', self.budget, low=0, allow_none=True)
-        for name in ('reuse_only', 'commit_weights', 'half_runs'):
+        for name in ('reuse_only', 'commit_weights', 'half_runs',
+                     'length_runs'):
             check_bool(owner, name, getattr(self, name))
         known = variant_names()
         unknown = sorted(set(self.variants or ()) - set(known))
@@ -197,16 +218,28 @@ def _specs(variants, settings: StudySettings,
 def half_epochs(epochs: int) -> int | None:
     """T // 2, the length of a saturation pair's shorter run; None when it
     is below 3 epochs (:func:`~mmipr.study.runs.lr_drops`)."""
-    return epochs // 2 if epochs // 2 >= 3 else None
+    return _shortened(epochs, 2)
+
+
+def quarter_epochs(epochs: int) -> int | None:
+    """T // 4, the shortest point of AP against training length; None when
+    it is below 3 epochs."""
+    return _shortened(epochs, 4)
+
+
+def _shortened(epochs: int, factor: int) -> int | None:
+    # lr_drops needs two drops and an epoch after them
+    return epochs // factor if epochs // factor >= 3 else None
 
 
 def study_plan(settings: StudySettings,
                weights: Callable[[int, bool], str],
                pretrained: bool) -> list[RunSpec]:
     """The study's runs in priority order: Table 1's three seeded variants,
-    their T/2 runs (``half_runs``), the Fig. 2(d) sweep, the pretraining's
-    control (with a pretrained backbone only), the prior sweep, then the
-    alternatives beyond the paper (:data:`BEYOND`); only
+    their T/2 runs (``half_runs``) and T/4 runs (``length_runs``), the
+    Fig. 2(d) sweep, the pretraining's control (with a pretrained backbone
+    only), the prior sweep, the alternatives beyond the paper
+    (:data:`BEYOND`), then the 2T runs (``length_runs``); only
     ``settings.variants`` where given.
 
     Args:
@@ -224,15 +257,25 @@ def study_plan(settings: StudySettings,
     specs = _specs(TABLE1[:3], settings, weights, seeds)
     half = half_epochs(settings.epochs)
     if settings.half_runs and half is not None:
-        saturation = [v for v in TABLE1 if v[0] in SATURATION_VARIANTS]
-        specs += _specs(saturation, settings, weights, [first], epochs=half)
+        specs += _specs(_variants(SATURATION_VARIANTS), settings, weights, [first], epochs=half)
+    quarter = quarter_epochs(settings.epochs)
+    if settings.length_runs and quarter is not None:
+        specs += _specs(_variants(QUARTER_VARIANTS), settings, weights,
+                        [first], epochs=quarter)
     specs += _specs(FIG2D, settings, weights, [first])
     if pretrained:
         specs += _specs([SCRATCH], settings, weights, [first],
                         pretrained=False)
     specs += _specs(TABLE1[3:], settings, weights, [first])
     specs += _specs(BEYOND, settings, weights, [first])
+    if settings.length_runs:
+        specs += _specs(_variants(DOUBLE_VARIANTS), settings, weights,
+                        [first], epochs=2 * settings.epochs)
     return specs
+
+
+def _variants(names) -> list[tuple]:
+    return [v for v in TABLE1 if v[0] in names]
 
 
 def demo_plan(settings: StudySettings,

@@ -2,7 +2,8 @@
 
 Table 1's columns (:data:`TABLE1_COLUMNS`, :data:`OWN_COLUMNS`) go through
 :func:`~mmipr.study.report.comparison_table`; the others are built here:
-the saturation criterion per variant, the pretraining's control, A(s)
+the saturation criterion per variant, AP against training length, the
+pretraining's control, A(s)
 (Fig. 2b), the chi-square fits (Fig. 2c), the gradient ratio (Table IV b),
 Table V and E_de/E_re (App. A.2).
 """
@@ -47,6 +48,47 @@ def saturation_table(rows: list[dict]) -> str:
                f"{'yes' if r['saturated'] else '**no**'}"
                if judged else '- | - | not judged')
             + f" | {r['why']} |")
+    return '\n'.join(lines)
+
+
+def length_curves(runs: list[dict], variants, seed: int,
+                  key: str = 'coco/AP') -> dict[str, dict[int, float]]:
+    """AP against training length: variant -> {epochs: ``key``} of its runs
+    under ``seed`` (every length the runs have), for ``variants`` in order;
+    a variant without a run is left out."""
+    curves = {}
+    for name in variants:
+        points = {r['epochs']: r['metrics'].get(key, np.nan) for r in runs
+                  if r['name'] == name and r['seed'] == seed}
+        if points:
+            curves[name] = dict(sorted(points.items()))
+    return curves
+
+
+def doubling_gains(curve: dict[int, float]) -> list[tuple[int, int, float]]:
+    """``(epochs, 2 * epochs, AP gain)`` for each doubling of T the curve
+    holds both ends of."""
+    return [(e, 2 * e, curve[2 * e] - curve[e]) for e in curve
+            if 2 * e in curve]
+
+
+def length_table(runs: list[dict], variants, seed: int) -> str:
+    """AP and AP e/m (shared rule) of each variant at every training length
+    it was run at (:func:`length_curves`), and the gain of its last
+    doubling."""
+    ap = length_curves(runs, variants, seed)
+    em = length_curves(runs, variants, seed, 'coco/easy_medium/AP')
+    lengths = sorted({e for curve in ap.values() for e in curve})
+    lines = ['| variant | ' + ' | '.join(f'T={e}' for e in lengths)
+             + ' | last doubling |', '|' + ' --- |' * (len(lengths) + 2)]
+    for name, curve in ap.items():
+        cells = [f'{curve[e]:.3f} / {em[name][e]:.3f}' if e in curve else '-'
+                 for e in lengths]
+        gains = doubling_gains(curve)
+        last = (f'T={gains[-1][0]}->{gains[-1][1]}: {gains[-1][2]:+.3f} '
+                f'({gains[-1][2] / curve[gains[-1][0]]:+.0%})'
+                if gains else '-')
+        lines.append(f'| {name} | ' + ' | '.join(cells) + f' | {last} |')
     return '\n'.join(lines)
 
 
