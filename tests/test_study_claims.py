@@ -157,3 +157,13 @@ def test_ap_against_training_length_and_the_target():
     text = target_regime_text(flat, 0)
     assert 'The curve flattens at T=20' in text
     assert 'the target is met' in text
+
+
+def test_core_hours_count_each_machine_s_cores():
+    from mmipr.study.report_text import core_hours_text
+    runs = [dict(wall_seconds=1800, machine='Xeon, 2 cores, 2 torch threads'),
+            dict(wall_seconds=3600, machine='EPYC, 16 cores, 16 torch'),
+            dict(wall_seconds=3600, machine='')]
+    text = core_hours_text(runs)
+    assert text.startswith('17.0 core-hours')   # 0.5 h x 2 + 1 h x 16
+    assert '1 run without a machine\'s core count left out' in text

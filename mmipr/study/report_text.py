@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+import re
 
 import numpy as np
 from mmengine.config import Config
@@ -124,7 +125,8 @@ def write_study_document(settings: StudySettings, pretraining: dict | None,
         f'{minutes:.0f} minutes.{reuse_note} '
         f'The runs took {run_minutes:.0f} minutes (training and validation; '
         f'{train_minutes:.0f} minutes in training iterations) on the '
-        'machines their records name, plus the heatmap statistics. Every '
+        f'machines their records name ({core_hours_text(runs)}), plus the '
+        'heatmap statistics. Every '
         'number below is read from the ledger, one record per run '
         f'(`{shown_path(settings.ledger_dir)}/<run_id>.json`, each with its '
         'commit, '
@@ -408,6 +410,18 @@ def early_study_text(rows: list) -> str:
                       + '; '.join(f'"{t}" (earlier: {earlier[t][1]})'
                                   for t in unmeasured) + '.')
     return '\n'.join(lines)
+
+
+def core_hours_text(runs: list[dict]) -> str:
+    """The runs' core-hours in words: wall time times the cores each
+    record's machine names (``'..., 2 cores, ...'``)."""
+    cores = [re.search(r'(\d+) cores', r.get('machine') or '') for r in runs]
+    hours = sum(r['wall_seconds'] * int(c.group(1))
+                for r, c in zip(runs, cores) if c) / 3600
+    unknown = sum(c is None for c in cores)
+    return (f'{hours:.1f} core-hours: wall time times the cores of each '
+            'machine' + (f'; {plural(unknown, "run")} without a machine\'s '
+                         'core count left out' if unknown else ''))
 
 
 def plural(count: int, noun: str) -> str:
