@@ -146,15 +146,16 @@ def test_ap_against_training_length_and_the_target():
     assert _row(table, 'integral') == ['integral', '-', '0.050 / 0.100', '-',
                                        '-']
     assert '| integral_kl2' not in table
-    text = target_regime_text(runs, 0)
+    text = target_regime_text(runs, 0, 3000)
     assert 'AP 0.300 and AP e/m 0.500 at T=40' in text
     assert 'the target is not met' in text
     # (0.5 - 0.3) / 0.1 = 2 more doublings: T = 160, 360 s per epoch
     assert '2 more doublings: T=160 epochs, about 16 hours' in text
     assert 'has not flattened by T=40' in text
+    assert 'the data (3000 synthetic images' in text
     flat = [_length_run('detection', 20, 0.50, 0.60),
             _length_run('detection', 40, 0.51, 0.70)]
-    text = target_regime_text(flat, 0)
+    text = target_regime_text(flat, 0, 3000)
     assert 'The curve flattens at T=20' in text
     assert 'the target is met' in text
 

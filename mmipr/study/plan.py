@@ -88,7 +88,7 @@ EARLY_STUDY = dict(
     'backbone pretrained on person silhouettes; the same data, models, '
     'seeds and scoring rules')
 #: the target regime on the study's val split: detection's AP and AP e/m
-TARGET_AP = {'coco/AP': 0.5, 'coco/AP_easy_medium': 0.7}
+TARGET_AP = {'coco/AP': 0.5, 'coco/easy_medium/AP': 0.7}
 
 
 def config_dir() -> str:
@@ -257,7 +257,8 @@ def study_plan(settings: StudySettings,
     specs = _specs(TABLE1[:3], settings, weights, seeds)
     half = half_epochs(settings.epochs)
     if settings.half_runs and half is not None:
-        specs += _specs(_variants(SATURATION_VARIANTS), settings, weights, [first], epochs=half)
+        specs += _specs(_variants(SATURATION_VARIANTS), settings, weights,
+                        [first], epochs=half)
     quarter = quarter_epochs(settings.epochs)
     if settings.length_runs and quarter is not None:
         specs += _specs(_variants(QUARTER_VARIANTS), settings, weights,
