@@ -266,3 +266,29 @@ def test_a_run_killed_mid_training_resumes_from_its_last_epoch(
         assert runs.resumable_checkpoint(
             work_dir, settings_key(build_config(other, work_dir))) is None
     assert not glob.glob(osp.join(work_dir, 'epoch_*.pth'))
+
+
+def test_the_budget_estimates_each_run_from_its_own_epochs(
+        tiny_coco, tmp_path, monkeypatch):
+    """A T/2 run used to be refused for the wall time of the longest run
+    (one of 2T epochs): the estimate is now epochs x minutes per epoch."""
+    from mmipr.study import schedule
+    trained = []
+
+    def instant_run(spec, work_root, progress):
+        trained.append(spec.run_id)
+        return dict(run_id=spec.run_id, epochs=spec.epochs, wall_seconds=0.0)
+
+    monkeypatch.setattr(schedule, 'run', instant_run)
+    specs = [RunSpec('detection', _spec(tiny_coco).config, epochs=epochs,
+                     cfg_options=_spec(tiny_coco).cfg_options,
+                     study_epochs=20) for epochs in (10, 20, 40)]
+    done = schedule.train_runs(specs, str(tmp_path), desc='test', budget=30,
+                               minutes_per_epoch=1.0)
+    # 10 and 20 epochs at 1 min each fit 30 minutes; 40 do not
+    assert trained == ['detection_T10_seed0', 'detection_seed0']
+    assert [r['run_id'] for r in done.results] == trained
+    assert done.skipped['detection_T40_seed0'].endswith(
+        'its 40 epochs at up to 1.00 min each: 40.0)')
+    assert schedule.wall_minutes_per_epoch(
+        dict(wall_seconds=1200.0, epochs=10)) == 2.0

@@ -39,11 +39,11 @@ and the trained seed-0 models of detection, integral and integral + prior
 sigma 2 at T: :func:`mmipr.study.trained.commit_trained`).
 
 Runs start in priority order and none starts unless it is expected to
-finish within ``--budget`` minutes (the longest run so far as the estimate);
-those not run are listed in the document. A killed run resumes from its last
-finished epoch. ``--reuse-only`` trains nothing: it writes the document from
-the ledger alone. One process at a time may use a work dir. The library:
-:mod:`mmipr.study.study`.
+finish within ``--budget`` minutes (its epochs at the slowest minutes per
+epoch so far as the estimate); those not run are listed in the document. A
+killed run resumes from its last finished epoch. ``--reuse-only`` trains
+nothing: it writes the document from the ledger alone. One process at a
+time may use a work dir. The library: :mod:`mmipr.study.study`.
 
     python tools/reproduce.py [--budget 120] [--seeds 2] [--epochs 10]
         [--pretrain-epochs 6] [--reuse-only] [--variants detection ...]

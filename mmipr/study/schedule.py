@@ -3,8 +3,8 @@
 The one training loop of the demo and the study: each run is reused when it
 has finished with the same settings, else trained (:func:`~mmipr.study.runs.
 run`). With a budget, a run starts only if it is expected to finish in time
-(the longest run so far, reused ones included, as the estimate); with
-``reuse_only`` none starts. What was left out is returned with the reason.
+(its epochs at the slowest minutes per epoch so far, reused runs included,
+as the estimate); with ``reuse_only`` none starts. What was left out is returned with the reason.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
                budget: float | None = None, started: float | None = None,
                reuse_only: bool = False,
                after_run: Callable[[dict], None] | None = None,
-               longest_minutes: float = 0.0) -> Schedule:
+               minutes_per_epoch: float = 0.0) -> Schedule:
     """Reuse or train ``specs`` in order.
 
     Args:
@@ -51,8 +51,9 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
         reuse_only (bool): start no run; use finished ones only.
         after_run (callable, optional): called with each result, right away
             (a study cut short keeps what it derived from finished runs).
-        longest_minutes (float): the longest run known from elsewhere (the
-            ledger's records), part of the estimate. Default: 0.
+        minutes_per_epoch (float): the slowest wall minutes per epoch known
+            from elsewhere (the ledger's records), part of the estimate.
+            Default: 0.
 
     Returns:
         Schedule: the results and the runs left out, with the reasons.
@@ -66,22 +67,25 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
               desc=desc, unit='it',
               dynamic_ncols=True) as progress:
         finished = {s.run_id: find_finished(s, work_root) for s in specs}
-        # The estimate of a run's minutes: the longest run so far, reused
-        # ones included (their recorded wall time).
-        longest = max([longest_minutes] + [f.result['wall_seconds'] / 60
-                       for f in finished.values()
-                       if f.result and 'wall_seconds' in f.result])
+        # The estimate of a run's minutes: its epochs at the slowest minutes
+        # per epoch so far, reused runs included (their recorded wall time),
+        # so a short run is not refused for a long one's time.
+        per_epoch_minutes = max([minutes_per_epoch] + [
+            wall_minutes_per_epoch(f.result) for f in finished.values()
+            if f.result and 'wall_seconds' in f.result])
         for spec in specs:
             match = finished[spec.run_id]
             spent = (time.perf_counter() - started) / 60
+            estimate = per_epoch_minutes * spec.epochs
             why = None
             if match.result is None and reuse_only:
                 why = match.reason
             elif match.result is None and budget is not None and \
-                    spent + longest > budget:
+                    spent + estimate > budget:
                 why = (f'not expected to finish within the budget of '
-                       f'{budget:g} min ({spent:.1f} min spent, the longest '
-                       f'run took {longest:.1f})')
+                       f'{budget:g} min ({spent:.1f} min spent; its '
+                       f'{spec.epochs} epochs at up to '
+                       f'{per_epoch_minutes:.2f} min each: {estimate:.1f})')
             if why is not None:
                 schedule.skipped[spec.run_id] = why
                 progress.update(round(per_epoch * spec.epochs))
@@ -92,5 +96,13 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
             if after_run is not None:
                 after_run(result)
             if not result.get('reused'):
-                longest = max(longest, (time.perf_counter() - tic) / 60)
+                per_epoch_minutes = max(
+                    per_epoch_minutes,
+                    (time.perf_counter() - tic) / 60 / spec.epochs)
     return schedule
+
+
+def wall_minutes_per_epoch(result: dict) -> float:
+    """A finished run's (or ledger record's) wall minutes per epoch,
+    validation included."""
+    return result['wall_seconds'] / 60 / result['epochs']

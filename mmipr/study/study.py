@@ -29,7 +29,7 @@ from .plan import MIN_EPOCHS_HINT, MIN_STUDY_EPOCHS, StudySettings, study_plan
 from .records import make_record, record_result
 from .report_text import shown_path, write_study_document
 from .runs import RunSpec, build_config, settings_key
-from .schedule import Schedule, train_runs
+from .schedule import Schedule, train_runs, wall_minutes_per_epoch
 from .setup import prepare
 from .trained import TRAINED_VARIANTS, commit_trained
 from .workdir import StudyError, work_dir_lock
@@ -170,12 +170,12 @@ def run_study(settings: StudySettings) -> StudyOutcome:
                            f'no record in {shown_path(settings.ledger_dir)}')
                 for s in missing}
         elif missing:
-            longest = max([r['wall_seconds'] / 60 for r in results.values()],
-                          default=0.0)
+            per_epoch = max(map(wall_minutes_per_epoch, results.values()),
+                            default=0.0)
             schedule = train_runs(
                 missing, settings.work_dir, desc='study',
                 budget=settings.budget, started=started, after_run=finish,
-                longest_minutes=longest)
+                minutes_per_epoch=per_epoch)
         schedule.results = [results[s.run_id] for s in specs
                             if s.run_id in results]
         if not schedule.results:
