@@ -39,7 +39,7 @@ and the trained seed-0 models of detection, integral and integral + prior
 sigma 2 at T: :func:`mmipr.study.trained.commit_trained`).
 
 Runs start in priority order and none starts unless it is expected to
-finish within ``--budget`` minutes (its epochs at the slowest minutes per
+finish within ``--budget`` minutes (its epochs at the median minutes per
 epoch so far as the estimate); those not run are listed in the document. A
 killed run resumes from its last finished epoch. ``--reuse-only`` trains
 nothing: it writes the document from the ledger alone. One process at a

@@ -3,16 +3,18 @@
 The one training loop of the demo and the study: each run is reused when it
 has finished with the same settings, else trained (:func:`~mmipr.study.runs.
 run`). With a budget, a run starts only if it is expected to finish in time
-(its epochs at the slowest minutes per epoch so far, reused runs included,
-as the estimate); with ``reuse_only`` none starts. What was left out is returned with the reason.
+(its epochs at the median wall minutes per epoch of the runs so far, reused
+ones included, as the estimate); with ``reuse_only`` none starts. What was
+left out is returned with the reason.
 """
 from __future__ import annotations
 
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
+import numpy as np
 from tqdm import tqdm
 
 from .runs import RunSpec, build_config, find_finished, iterations_per_run, run
@@ -36,7 +38,7 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
                budget: float | None = None, started: float | None = None,
                reuse_only: bool = False,
                after_run: Callable[[dict], None] | None = None,
-               minutes_per_epoch: float = 0.0) -> Schedule:
+               minutes_per_epoch: Sequence[float] = ()) -> Schedule:
     """Reuse or train ``specs`` in order.
 
     Args:
@@ -51,9 +53,9 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
         reuse_only (bool): start no run; use finished ones only.
         after_run (callable, optional): called with each result, right away
             (a study cut short keeps what it derived from finished runs).
-        minutes_per_epoch (float): the slowest wall minutes per epoch known
-            from elsewhere (the ledger's records), part of the estimate.
-            Default: 0.
+        minutes_per_epoch (Sequence[float]): wall minutes per epoch of runs
+            known from elsewhere (the ledger's records), part of the
+            estimate. Default: none.
 
     Returns:
         Schedule: the results and the runs left out, with the reasons.
@@ -67,15 +69,17 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
               desc=desc, unit='it',
               dynamic_ncols=True) as progress:
         finished = {s.run_id: find_finished(s, work_root) for s in specs}
-        # The estimate of a run's minutes: its epochs at the slowest minutes
-        # per epoch so far, reused runs included (their recorded wall time),
-        # so a short run is not refused for a long one's time.
-        per_epoch_minutes = max([minutes_per_epoch] + [
+        # The estimate of a run's minutes: its epochs at the median minutes
+        # per epoch so far, reused runs included (their recorded wall time):
+        # a short run is not refused for a long one's time, nor every run
+        # for one slowed by another job on the machine.
+        rates = list(minutes_per_epoch) + [
             wall_minutes_per_epoch(f.result) for f in finished.values()
-            if f.result and 'wall_seconds' in f.result])
+            if f.result and 'wall_seconds' in f.result]
         for spec in specs:
             match = finished[spec.run_id]
             spent = (time.perf_counter() - started) / 60
+            per_epoch_minutes = float(np.median(rates)) if rates else 0.0
             estimate = per_epoch_minutes * spec.epochs
             why = None
             if match.result is None and reuse_only:
@@ -84,8 +88,8 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
                     spent + estimate > budget:
                 why = (f'not expected to finish within the budget of '
                        f'{budget:g} min ({spent:.1f} min spent; its '
-                       f'{spec.epochs} epochs at up to '
-                       f'{per_epoch_minutes:.2f} min each: {estimate:.1f})')
+                       f'{spec.epochs} epochs at {per_epoch_minutes:.2f} min '
+                       f'each, the median so far: {estimate:.1f})')
             if why is not None:
                 schedule.skipped[spec.run_id] = why
                 progress.update(round(per_epoch * spec.epochs))
@@ -96,9 +100,7 @@ def train_runs(specs: list[RunSpec], work_root: str, *, desc: str,
             if after_run is not None:
                 after_run(result)
             if not result.get('reused'):
-                per_epoch_minutes = max(
-                    per_epoch_minutes,
-                    (time.perf_counter() - tic) / 60 / spec.epochs)
+                rates.append((time.perf_counter() - tic) / 60 / spec.epochs)
     return schedule
 
 

@@ -170,12 +170,11 @@ def run_study(settings: StudySettings) -> StudyOutcome:
                            f'no record in {shown_path(settings.ledger_dir)}')
                 for s in missing}
         elif missing:
-            per_epoch = max(map(wall_minutes_per_epoch, results.values()),
-                            default=0.0)
             schedule = train_runs(
                 missing, settings.work_dir, desc='study',
                 budget=settings.budget, started=started, after_run=finish,
-                minutes_per_epoch=per_epoch)
+                minutes_per_epoch=[wall_minutes_per_epoch(r)
+                                   for r in results.values()])
         schedule.results = [results[s.run_id] for s in specs
                             if s.run_id in results]
         if not schedule.results:
