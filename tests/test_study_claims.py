@@ -153,6 +153,16 @@ def test_ap_against_training_length_and_the_target():
     assert '2 more doublings: T=160 epochs, about 16 hours' in text
     assert 'has not flattened by T=40' in text
     assert 'the data (3000 synthetic images' in text
+    assert 'control has no run of a length detection was run at' in text
+    # the pretraining's control at a shared length: what the start is worth
+    control = runs + [_length_run('detection_scratch', 20, 0.25, 0.4),
+                      _length_run('detection_scratch', 5, 0.01, 0.02)]
+    table = length_table(control, ('detection', 'detection_scratch'), 0)
+    assert _row(table, 'detection_scratch')[1:3] == ['0.010 / 0.020', '-']
+    text = target_regime_text(control, 0, 3000)
+    assert ('At T=20, detection from the pretrained backbone reached AP '
+            '0.200 and from seeded weights alone 0.250: -0.050 AP for the '
+            'pretraining.') in text
     flat = [_length_run('detection', 20, 0.50, 0.60),
             _length_run('detection', 40, 0.51, 0.70)]
     text = target_regime_text(flat, 0, 3000)

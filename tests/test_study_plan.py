@@ -21,7 +21,8 @@ def test_the_study_plans_the_papers_runs_in_priority_order():
         'detection_T3_seed0', 'integral_T3_seed0', 'integral_kl2_T3_seed0',
         'detection_sigma0.5_seed0', 'detection_sigma1_seed0',
         'detection_sigma3_seed0', 'detection_scratch_seed0',
-        'integral_kl0.5_seed0', 'integral_kl4_seed0', 'integral_kl1_seed0',
+        'detection_scratch_T3_seed0', 'integral_kl0.5_seed0',
+        'integral_kl4_seed0', 'integral_kl1_seed0',
         'integral_kl3_seed0', 'integral_gu2021_seed0', 'integral_js2_seed0',
         'integral_debias_kl2_seed0', 'detection_T12_seed0']
     for spec in specs:
@@ -35,6 +36,7 @@ def test_the_study_plans_the_papers_runs_in_priority_order():
         assert spec.load_from == _weights(
             spec.seed, spec.name != 'detection_scratch')
     scratch = specs[12]
+    assert specs[13].name == 'detection_scratch'
     assert osp.basename(scratch.config) == 'sbl_r18_detection.py'
     # without a pretrained backbone there is no control from scratch
     assert 'detection_scratch_seed0' not in [

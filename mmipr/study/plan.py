@@ -238,7 +238,7 @@ def study_plan(settings: StudySettings,
     """The study's runs in priority order: Table 1's three seeded variants,
     their T/2 runs (``half_runs``) and T/4 runs (``length_runs``), the
     Fig. 2(d) sweep, the pretraining's control (with a pretrained backbone
-    only), the prior sweep, the alternatives beyond the paper
+    only; at T/2 too with ``half_runs``), the prior sweep, the alternatives beyond the paper
     (:data:`BEYOND`), then the 2T runs (``length_runs``); only
     ``settings.variants`` where given.
 
@@ -267,6 +267,9 @@ def study_plan(settings: StudySettings,
     if pretrained:
         specs += _specs([SCRATCH], settings, weights, [first],
                         pretrained=False)
+        if settings.half_runs and half is not None:
+            specs += _specs([SCRATCH], settings, weights, [first],
+                            pretrained=False, epochs=half)
     specs += _specs(TABLE1[3:], settings, weights, [first])
     specs += _specs(BEYOND, settings, weights, [first])
     if settings.length_runs:

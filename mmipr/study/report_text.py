@@ -27,6 +27,7 @@ from .plan import (
     MMPOSE_INTEGRAL_AP,
     PRETRAIN_CONFIG,
     PRETRAIN_TASK,
+    SCRATCH,
     SEEDED,
     TABLE1,
     TABLE5_A1,
@@ -306,7 +307,7 @@ def target_regime_text(runs: list[dict], seed: int, num_train: int) -> str:
     regime (:data:`~mmipr.study.plan.TARGET_AP`): the table, where
     detection's curve flattens or how far it is from flat, and what stands
     between it and the target (``num_train``: the train images)."""
-    table = length_table(runs, SEEDED, seed)
+    table = length_table(runs, SEEDED + (SCRATCH[0], ), seed)
     name = DOUBLE_VARIANTS[0]
     ap = length_curves(runs, [name], seed).get(name)
     if not ap:
@@ -318,9 +319,10 @@ def target_regime_text(runs: list[dict], seed: int, num_train: int) -> str:
     met = (ap[longest] >= TARGET_AP['coco/AP']
            and em[longest] >= TARGET_AP['coco/easy_medium/AP'])
     lines = [
-        f'AP / AP e/m (shared rule, seed {seed}) of each main variant at '
-        'each training length it was run at, every length with MMPose\'s '
-        'schedule shape.',
+        f'AP / AP e/m (shared rule, seed {seed}) of each main variant, and '
+        'of the pretraining\'s control (detection from seeded weights '
+        'alone), at each training length it was run at, every length with '
+        'MMPose\'s schedule shape.',
         '',
         table,
         '',
@@ -367,9 +369,25 @@ def target_regime_text(runs: list[dict], seed: int, num_train: int) -> str:
         f'SBL uses ResNet-50 at 256x192), the data ({num_train} synthetic '
         'images against COCO\'s 150k instances) and the start (a backbone '
         'pretrained for minutes on the same images, where the paper starts '
-        'from ImageNet; the pretraining\'s control below measures what it '
-        'is worth).']
+        'from ImageNet). ' + start_worth(runs, name, seed)]
     return '\n'.join(lines)
+
+
+def start_worth(runs: list[dict], name: str, seed: int) -> str:
+    """What the pretrained start is worth to ``name``: its AP against the
+    pretraining's control (:data:`~mmipr.study.plan.SCRATCH`) at the longest
+    length both were run at, in words."""
+    pretrained = length_curves(runs, [name], seed).get(name, {})
+    scratch = length_curves(runs, [SCRATCH[0]], seed).get(SCRATCH[0], {})
+    shared = sorted(set(pretrained) & set(scratch))
+    if not shared:
+        return ('The pretraining\'s control has no run of a length '
+                f'{name} was run at: what the start is worth is not measured.')
+    at = shared[-1]
+    gain = pretrained[at] - scratch[at]
+    return (f'At T={at}, {name} from the pretrained backbone reached AP '
+            f'{pretrained[at]:.3f} and from seeded weights alone '
+            f'{scratch[at]:.3f}: {gain:+.3f} AP for the pretraining.')
 
 
 def early_study_text(rows: list) -> str:

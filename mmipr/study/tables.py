@@ -217,7 +217,8 @@ def scratch_section(by_name: dict) -> str:
     pretrained = [r for r in by_name.get('detection', []) if r['seed'] == 0]
     if not scratch or not pretrained:
         return ('The pretraining\'s control (detection from seeded weights '
-                'alone) was not run.')
+                'alone) has no run at the study\'s T (a shorter one, if any, '
+                'is in the table above).')
     curves = {name: [m.get('coco/AP', np.nan) for m in r['val_metrics']]
               for name, r in (('pretrained backbone', pretrained[0]),
                               ('from scratch', scratch[0]))}
