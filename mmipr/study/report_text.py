@@ -43,6 +43,7 @@ from .tables import (
     TABLE1_COLUMNS,
     activation_table,
     doubling_gains,
+    doubling_text,
     epe_table,
     gradient_ratio_table,
     length_curves,
@@ -333,17 +334,15 @@ def target_regime_text(runs: list[dict], seed: int, num_train: int) -> str:
     gains = doubling_gains(ap)
     if not gains:
         return '\n'.join(lines)
-    steps = '; '.join(f'T={a}->{b}: {g:+.3f} ({g / ap[a]:+.0%})'
-                      for a, b, g in gains)
-    flat = [(a, b) for a, b, g in gains
-            if g / ap[a] <= SATURATION_TOLERANCE]
+    steps = '; '.join(map(doubling_text, gains))
+    flat = [g for g in gains if g['saturated']]
     lines += ['', f'Each doubling of T added to {name}\'s AP: {steps}.']
     if flat:
-        lines[-1] += (f' The curve flattens at T={flat[0][0]}: doubling it '
-                      f'gained at most {SATURATION_TOLERANCE:.0%}, so length '
-                      'is no longer what holds it back.')
+        lines[-1] += (f' The curve flattens at T={flat[0]["epochs"]}: '
+                      f'doubling it gained at most {SATURATION_TOLERANCE:.0%}'
+                      ', so length is no longer what holds it back.')
     elif not met:
-        last = gains[-1][2]
+        last = gains[-1]['gain']
         run = next(r for r in runs if r['name'] == name
                    and r['seed'] == seed and r['epochs'] == longest)
         needed = (max(0.0, TARGET_AP['coco/AP'] - ap[longest]) / last
@@ -352,7 +351,8 @@ def target_regime_text(runs: list[dict], seed: int, num_train: int) -> str:
         doublings = (int(np.ceil(needed - 1e-9)) if np.isfinite(needed)
                      else None)
         lines[-1] += (f' The curve has not flattened by T={longest}: the '
-                      f'last doubling still gained {last / ap[gains[-1][0]]:.0%}.')
+                      f'last doubling still gained '
+                      f'{gains[-1]["relative"]:.0%}.')
         if doublings:
             epochs = longest * 2 ** doublings
             hours = run['train_seconds'] / run['epochs'] * epochs / 3600

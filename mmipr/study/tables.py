@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .claims import claim_rows, spread
+from .ledger import saturation
 from .plan import SCRATCH, TABLE5_A1
 from .report import summarize
 
@@ -65,11 +66,19 @@ def length_curves(runs: list[dict], variants, seed: int,
     return curves
 
 
-def doubling_gains(curve: dict[int, float]) -> list[tuple[int, int, float]]:
-    """``(epochs, 2 * epochs, AP gain)`` for each doubling of T the curve
-    holds both ends of."""
-    return [(e, 2 * e, curve[2 * e] - curve[e]) for e in curve
-            if 2 * e in curve]
+def doubling_gains(curve: dict[int, float]) -> list[dict]:
+    """The saturation criterion (:func:`~mmipr.study.ledger.saturation`,
+    without a seed spread) of each doubling of T the curve holds both ends
+    of: its ``saturated``, ``gain`` and ``relative``, with ``epochs`` (the
+    shorter end)."""
+    return [dict(saturation(curve[2 * e], curve[e]), epochs=e)
+            for e in curve if 2 * e in curve]
+
+
+def doubling_text(gain: dict) -> str:
+    """``'T=20->40: +0.046 (+25%)'``: one of :func:`doubling_gains`."""
+    return (f"T={gain['epochs']}->{2 * gain['epochs']}: {gain['gain']:+.3f} "
+            f"({gain['relative']:+.0%})")
 
 
 def length_table(runs: list[dict], variants, seed: int) -> str:
@@ -85,9 +94,7 @@ def length_table(runs: list[dict], variants, seed: int) -> str:
         cells = [f'{curve[e]:.3f} / {em[name][e]:.3f}' if e in curve else '-'
                  for e in lengths]
         gains = doubling_gains(curve)
-        last = (f'T={gains[-1][0]}->{gains[-1][1]}: {gains[-1][2]:+.3f} '
-                f'({gains[-1][2] / curve[gains[-1][0]]:+.0%})'
-                if gains else '-')
+        last = doubling_text(gains[-1]) if gains else '-'
         lines.append(f'| {name} | ' + ' | '.join(cells) + f' | {last} |')
     return '\n'.join(lines)
 

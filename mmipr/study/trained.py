@@ -34,7 +34,7 @@ from mmipr.utils.validation import InvalidArgumentError
 from .claims import saturation_rows, spread
 from .committed_weights import committed, save_weights, stored_tensors, verify_weights
 from .ledger import Ledger
-from .plan import MIN_STUDY_EPOCHS, SEEDED, TABLE1, synthetic_config
+from .plan import MIN_STUDY_EPOCHS, SEEDED, TABLE1, half_epochs, synthetic_config
 from .records import json_number, record_result
 from .runs import RunSpec, build_config, build_runner, synthetic_data_options
 
@@ -285,7 +285,7 @@ def trained_saturation(results: list[dict], ledger: Ledger) -> list[dict]:
         halves += [record_result(r, reused=True) for r in records
                    if r.get('variant') == run['variant']
                    and r.get('seed') == run['seed']
-                   and r['epochs'] == run['epochs'] // 2]
+                   and r['epochs'] == half_epochs(run['epochs'])]
         at_t[result['name']] = [record_result(r, reused=True)
                                 for r in records
                                 if r.get('variant') == run['variant']
