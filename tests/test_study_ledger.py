@@ -6,12 +6,18 @@ import os
 import os.path as osp
 import re
 import shutil
+import warnings
 
 import pytest
 import torch
 from conftest import REPO
 
 from mmipr.study.committed_weights import save_weights, verify_weights
+from mmipr.study.figures import (
+    plot_activation_sums,
+    plot_curves,
+    plot_difficulty_bars,
+)
 from mmipr.study.ledger import Ledger
 from mmipr.study.plan import PRETRAIN_CONFIG, StudySettings
 from mmipr.study.records import make_record, record_result
@@ -345,3 +351,16 @@ def test_a_changed_config_data_file_or_start_makes_a_record_stale(
     state['state_dict']['backbone.conv1.weight'] *= 0.5
     torch.save(state, init)
     assert lookup_run(spec(), ledger, work).status == 'stale'
+
+
+def test_figures_of_a_document_without_runs_draw_no_empty_legend(tmp_path):
+    """A document of one sweep run has no seeded runs: its curves figure is
+    drawn empty, without matplotlib's "No artists with labels" warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        written = [plot_curves([], str(tmp_path / 'curves.png')),
+                   plot_difficulty_bars([], str(tmp_path / 'bars.png')),
+                   plot_activation_sums({}, str(tmp_path / 'a.png'))]
+    for path in written:
+        with open(path, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'

@@ -38,7 +38,8 @@ def plot_curves(results: list[dict], out_file: str) -> str:
                 title='Training loss (relative)', yscale='log')
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if groups:  # a document without seeded runs draws empty panels
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_file, dpi=110)
     plt.close(fig)
@@ -70,7 +71,8 @@ def plot_difficulty_bars(results: list[dict], out_file: str) -> str:
         ax.set_xticks(x, LEVELS)
         ax.set_title(title)
         ax.grid(alpha=0.3, axis='y')
-    axes[0].legend(fontsize=8)
+    if groups:
+        axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_file, dpi=110)
     plt.close(fig)
@@ -181,7 +183,8 @@ def plot_activation_sums(by_name: dict, out_file: str) -> str:
         ax.set(title=f'A(s), {split}', xlabel='s (heatmap px)')
         ax.grid(alpha=0.3)
     axes[0].set_ylabel('activation sum')
-    axes[-1].legend(fontsize=7)
+    if axes[-1].get_legend_handles_labels()[0]:
+        axes[-1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out_file, dpi=110)
     plt.close(fig)
