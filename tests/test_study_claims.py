@@ -44,7 +44,9 @@ def test_claims_use_each_metric_s_own_seed_spread_and_the_asked_rule():
     assert _row(table, 'E_de >= E_re for integral, hard')[3] == \
         'did not hold'
     # a variant that was not run is reported, not guessed
-    assert _row(table, 'The prior (sigma 2) improves')[3] == 'not measured'
+    prior = _row(table, 'The prior (sigma 2) improves')
+    assert prior[3] == 'not measured'
+    assert prior[1].startswith('integral_kl2 - vs integral ')  # not 'nan'
     # under each head's own scores (prefix 'own') the verdict can flip
     own = claims_table(by_name, spread(by_name, 'own/AP'), prefix='own')
     assert _row(own, 'Detection beats integral regression overall')[3] == \
@@ -115,7 +117,7 @@ def test_the_early_study_is_read_from_git_and_compared():
     assert len(earlier) == 20
     rows = [(overall, 'detection 0.2 vs integral 0.3', '0.01', 'did not hold'),
             ('An extreme prior sigma hurts (integral_kl4 below sigma 2, AP)',
-             'integral_kl2 0.2 vs integral_kl4 nan', '0.01', 'not measured')]
+             'integral_kl2 0.2 vs integral_kl4 -', '0.01', 'not measured')]
     comparison = early_study_text(rows)
     assert '0 of the 1 claims measured in both studies keep' in comparison
     assert f'"{overall}": held -> did not hold' in comparison

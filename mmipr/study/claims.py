@@ -11,7 +11,7 @@ import numpy as np
 
 from .ledger import SATURATION_TOLERANCE, saturation
 from .plan import SATURATION_VARIANTS, SEEDED
-from .report import summarize
+from .report import number_text, summarize
 
 
 def early_ap(runs: list[dict], key: str = 'coco/AP') -> float:
@@ -176,7 +176,8 @@ def claim_rows(by_name: dict, noise: float, prefix: str = 'coco') -> list:
 
     def claim(text: str, label_a: str, a: float, label_b: str, b: float,
               tolerance: float) -> None:
-        rows.append((text, f'{label_a} {a:.3f} vs {label_b} {b:.3f}',
+        rows.append((text, f'{label_a} {number_text(a)} vs {label_b} '
+                           f'{number_text(b)}',
                      f'{tolerance:.3f}', verdict(a, b, tolerance)))
 
     ap, hard, em = (f'{prefix}/AP', f'{prefix}/hard/AP',

@@ -49,11 +49,16 @@ def summarize(runs: list[dict], key: str) -> tuple[float, float]:
     return float(values.mean()), float(values.std())
 
 
+def number_text(value: float | None, digits: int = 3) -> str:
+    """``value`` to ``digits`` decimals; ``-`` where it was not measured
+    (None or NaN)."""
+    return '-' if value is None or not np.isfinite(value) else \
+        f'{value:.{digits}f}'
+
+
 def _cell(mean: float, std: float, n: int, digits: int) -> str:
-    if np.isnan(mean):
-        return '-'
-    text = f'{mean:.{digits}f}'
-    return text + (f' ± {std:.{digits}f}' if n > 1 else '')
+    text = number_text(mean, digits)
+    return text + (f' ± {std:.{digits}f}' if n > 1 and text != '-' else '')
 
 
 def comparison_table(results: list[dict], columns=COLUMNS) -> str:

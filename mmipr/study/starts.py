@@ -34,6 +34,7 @@ from mmipr.utils.validation import InvalidArgumentError, check_number
 
 from .plan import TABLE1, synthetic_config
 from .pretrain import pretrained_backbone
+from .report import number_text
 from .runs import RunSpec, lr_drops, run, synthetic_data_options
 from .setup import initial_weights
 
@@ -266,11 +267,6 @@ def _method(settings: StartsSettings) -> list[str]:
     ]
 
 
-def _cell(value: float, digits: int = 3) -> str:
-    return '-' if value is None or not np.isfinite(value) else \
-        f'{value:.{digits}f}'
-
-
 def starts_table(results: list[StartResult]) -> list[str]:
     """The Markdown table of :func:`compare_starts`' results."""
     lines = ['| start | pretraining images | pretraining epochs | '
@@ -282,9 +278,9 @@ def starts_table(results: list[StartResult]) -> list[str]:
         losses = p.get('epoch_losses') or [None]
         cells = [r.name, str(r.pretrain_images or '-'),
                  str(p.get('epochs', '-')),
-                 _cell(p.get('train_seconds'), 0),
-                 _cell(losses[-1], 4)]
-        cells += [_cell(r.metric(head, key)) for _, head, key in
+                 number_text(p.get('train_seconds'), 0),
+                 number_text(losses[-1], 4)]
+        cells += [number_text(r.metric(head, key)) for _, head, key in
                   METRIC_COLUMNS]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return lines
